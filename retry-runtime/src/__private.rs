@@ -1,0 +1,168 @@
+//! The pieces generated code calls. Each is small and generic over the
+//! error only where it must be, so a crate with many `#[retry]` functions
+//! compiles little code per function.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::time::Duration;
+
+pub use crate::engine::{Clock, Engine, EnvPolicy, FromEnv, Source, Step};
+pub use crate::{Class, ClassSet, Classify, RetryBudget, RetryEvent, RetryPolicy, TimedOut};
+pub use core::result::Result::{Err, Ok};
+pub use std::time::Duration as StdDuration;
+
+/// What is known about one failure before the engine decides.
+#[derive(Clone, Copy, Debug)]
+pub struct Verdict<'e> {
+    pub class: Class,
+    pub retry_after: Option<Duration>,
+    pub label: Option<&'e str>,
+}
+
+impl Verdict<'_> {
+    pub const TIMED_OUT: Verdict<'static> = Verdict {
+        class: Class::Ambiguous,
+        retry_after: None,
+        label: Some("timeout"),
+    };
+
+    pub fn of(class: Class) -> Self {
+        Verdict {
+            class,
+            retry_after: None,
+            label: None,
+        }
+    }
+}
+
+/// The error's own opinion, through [`Classify`].
+pub fn by_trait<E: Classify + ?Sized>(error: &E) -> Verdict<'_> {
+    Verdict {
+        class: error.classify(),
+        retry_after: error.retry_after(),
+        label: error.label(),
+    }
+}
+
+/// Decides what follows a failed attempt and calls the notify hook if a
+/// retry follows. `None`: return the error.
+pub fn failed<S: Source, E: Display>(
+    engine: &mut Engine<S>,
+    function: &'static str,
+    error: &E,
+    verdict: Verdict<'_>,
+    notify: Option<fn(&RetryEvent<'_, E>)>,
+) -> Option<Duration> {
+    let attempt = engine.attempt();
+    match engine.failed(function, verdict.class, verdict.retry_after, error) {
+        Step::Retry(delay) => {
+            if let Some(notify) = notify {
+                let max_attempts = engine.policy().max_attempts;
+                notify(&RetryEvent::new(attempt, max_attempts, delay, verdict.class, verdict.label, error));
+            }
+            Some(delay)
+        }
+        Step::Stop(_) => None,
+    }
+}
+
+/// Sleeps between attempts; a zero delay does not touch the timer.
+pub async fn sleep(delay: Duration) {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// [`sleep`] for blocking functions.
+pub fn sleep_blocking(delay: Duration) {
+    if !delay.is_zero() {
+        std::thread::sleep(delay);
+    }
+}
+
+/// Runs one attempt under a timeout: `Err(TimedOut)` if it outlived it.
+pub async fn timeout<F: Future>(after: Duration, attempt: F) -> Result<F::Output, TimedOut> {
+    tokio::time::timeout(after, attempt)
+        .await
+        .map_err(|_| TimedOut::new(after))
+}
+
+/// Runs one attempt under the timeout of a run-time policy, if it has one.
+pub async fn maybe_timeout<F: Future>(after: Option<Duration>, attempt: F) -> Result<F::Output, TimedOut> {
+    match after {
+        Some(after) => timeout(after, attempt).await,
+        None => Ok(attempt.await),
+    }
+}
+
+/// A compile-time duration, from the nanoseconds the macro parsed.
+pub const fn nanos(secs: u64, nanos: u32) -> Duration {
+    Duration::new(secs, nanos)
+}
+
+/// Rejects an invalid compiled policy during constant evaluation, for keys
+/// given as `const` expressions the macro could not check itself.
+pub const fn checked(policy: RetryPolicy) -> RetryPolicy {
+    match policy.validate() {
+        Ok(()) => policy,
+        Err(crate::PolicyError::ZeroAttempts) => panic!("#[retry]: max_attempts is 0"),
+        Err(crate::PolicyError::InvalidFactor(_)) => panic!("#[retry]: factor must be a finite number >= 1"),
+        Err(crate::PolicyError::MaxDelayBelowBase { .. }) => panic!("#[retry]: max_delay is below base"),
+        Err(crate::PolicyError::RetriesPermanent) => panic!("#[retry]: Permanent failures are never retried"),
+        Err(crate::PolicyError::ZeroAttemptTimeout) => panic!("#[retry]: timeout is zero"),
+        Err(crate::PolicyError::ZeroDeadline) => panic!("#[retry]: deadline is zero"),
+    }
+}
+
+/// Type-checks `value` as a `Duration` (for keys given as expressions).
+pub const fn duration(value: Duration) -> Duration {
+    value
+}
+
+/// A by-value argument is cloned for each attempt. The bound is spelled
+/// through this trait so that a missing `Clone` reads as what it means.
+#[diagnostic::on_unimplemented(
+    message = "`#[retry]` passes by-value arguments to every attempt, so `{Self}` must be `Clone`",
+    label = "this argument is moved into each attempt",
+    note = "take the argument by reference, or implement or derive `Clone` for `{Self}`"
+)]
+pub trait ArgClone: Sized {
+    fn clone_for_attempt(&self) -> Self;
+}
+
+impl<T: Clone> ArgClone for T {
+    fn clone_for_attempt(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// A timed-out attempt's error, through the error type's `From<TimedOut>`.
+#[diagnostic::on_unimplemented(
+    message = "`#[retry(timeout = ..)]` returns a timed-out attempt as `{Self}`, which has no `From<TimedOut>`",
+    label = "needs `From<retry_runtime::TimedOut>`",
+    note = "add a variant such as `#[error(transparent)] TimedOut(#[from] retry_runtime::TimedOut)`, or drop `timeout`"
+)]
+pub trait FromTimedOut: Sized {
+    fn from_timed_out(timed_out: TimedOut) -> Self;
+}
+
+impl<E: From<TimedOut>> FromTimedOut for E {
+    fn from_timed_out(timed_out: TimedOut) -> Self {
+        E::from(timed_out)
+    }
+}
+
+/// Names the error type of a `Result`-returning function, including
+/// aliases such as `io::Result<T>`.
+pub trait ResultType {
+    type Ok;
+    type Err;
+}
+
+impl<T, E> ResultType for Result<T, E> {
+    type Ok = T;
+    type Err = E;
+}
+
+/// A compile-time check, spanned at the error type, that it is `Classify`.
+pub const fn assert_classify<E: Classify + ?Sized>() {}

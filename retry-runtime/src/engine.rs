@@ -1,0 +1,379 @@
+//! The retry decision, shared by the [`Retry`](crate::Retry) future and the
+//! code `#[retry]` generates: given a failure, retry after a delay or stop.
+//!
+//! It holds no error and does no I/O beyond reading the clock when a
+//! deadline is set, so both the future and the generated loops stay free of
+//! allocation and `Send` whatever the error type.
+
+use std::fmt;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::backoff::Backoff;
+use crate::{Class, RetryBudget, RetryPolicy, telemetry};
+
+/// Why a retry loop returned an error instead of retrying it.
+///
+/// ```
+/// use retry_runtime::{Class, StopReason};
+/// assert_eq!(
+///     StopReason::NotRetryable(Class::Ambiguous).to_string(),
+///     "ambiguous failures are not retried here",
+/// );
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(tag = "reason", rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum StopReason {
+    /// The failure's class is not in the policy's `on` set (a `Permanent`
+    /// failure never is).
+    NotRetryable(Class),
+    /// Every allowed attempt was made.
+    Exhausted {
+        /// The attempts made.
+        attempts: u32,
+    },
+    /// The shared [`RetryBudget`] had no tokens to spare.
+    BudgetEmpty,
+    /// The next sleep would have ended past the deadline.
+    Deadline {
+        /// The policy's deadline.
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration"))]
+        deadline: Duration,
+    },
+    /// The server asked for a wait longer than the policy's `max_delay`.
+    RetryAfterTooLong {
+        /// The server's hint.
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration"))]
+        retry_after: Duration,
+    },
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::format_duration as human;
+        match self {
+            StopReason::NotRetryable(class) => write!(f, "{class} failures are not retried here"),
+            StopReason::Exhausted { attempts: 1 } => write!(f, "retries disabled (1 attempt)"),
+            StopReason::Exhausted { attempts } => write!(f, "retries exhausted after {attempts} attempts"),
+            StopReason::BudgetEmpty => write!(f, "retry budget empty"),
+            StopReason::Deadline { deadline } => write!(f, "deadline of {} reached", human(*deadline)),
+            StopReason::RetryAfterTooLong { retry_after } => {
+                write!(f, "server asked to wait {}, more than max_delay", human(*retry_after))
+            }
+        }
+    }
+}
+
+/// The engine's answer to a failure.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Sleep this long, then make the next attempt.
+    Retry(Duration),
+    /// Return the error.
+    Stop(StopReason),
+}
+
+/// Which clock measures the deadline: tokio's (pausable in tests) for async
+/// code, the system's for blocking code.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    Tokio,
+    Std,
+}
+
+impl Clock {
+    fn now(self) -> Instant {
+        match self {
+            Clock::Tokio => tokio::time::Instant::now().into_std(),
+            Clock::Std => Instant::now(),
+        }
+    }
+}
+
+/// Where an engine gets its policy. The indirection lets `#[retry(env = ..)]`
+/// swap in the environment's overrides at the first failure without storing
+/// a policy in the generated future.
+#[doc(hidden)]
+pub trait Source {
+    fn policy(&self) -> &RetryPolicy;
+    /// Called once, at the first failure.
+    fn on_first_failure(&mut self) {}
+}
+
+impl Source for RetryPolicy {
+    fn policy(&self) -> &RetryPolicy {
+        self
+    }
+}
+
+impl Source for &RetryPolicy {
+    fn policy(&self) -> &RetryPolicy {
+        self
+    }
+}
+
+/// A compiled policy with environment overrides read once per process, at
+/// the first failure of any call (so the success path never reads the
+/// environment). `#[retry(env = "PREFIX")]` keeps one in a `static`.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct EnvPolicy {
+    prefix: &'static str,
+    compiled: RetryPolicy,
+    resolved: OnceLock<RetryPolicy>,
+}
+
+impl EnvPolicy {
+    pub const fn new(prefix: &'static str, compiled: RetryPolicy) -> Self {
+        EnvPolicy {
+            prefix,
+            compiled,
+            resolved: OnceLock::new(),
+        }
+    }
+
+    /// The compiled policy with the valid overrides applied; each invalid
+    /// variable is reported (WARN) and its setting keeps the compiled value.
+    pub fn resolve(&'static self) -> &'static RetryPolicy {
+        self.resolved.get_or_init(|| {
+            let (policy, errors) = self.compiled.apply_env(self.prefix, |name| std::env::var_os(name));
+            for error in &errors {
+                telemetry::invalid_env(error);
+            }
+            policy
+        })
+    }
+
+    /// The source for one call: the compiled policy until the first failure.
+    pub fn source(&'static self) -> FromEnv {
+        FromEnv {
+            current: &self.compiled,
+            env: self,
+        }
+    }
+}
+
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct FromEnv {
+    current: &'static RetryPolicy,
+    env: &'static EnvPolicy,
+}
+
+impl Source for FromEnv {
+    fn policy(&self) -> &RetryPolicy {
+        self.current
+    }
+    fn on_first_failure(&mut self) {
+        self.current = self.env.resolve();
+    }
+}
+
+/// The state of one call's retry loop.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Engine<S> {
+    source: S,
+    attempt: u32,
+    clock: Clock,
+    started: Option<Instant>,
+    budget: Option<&'static RetryBudget>,
+    backoff: Backoff,
+}
+
+impl<S: Source> Engine<S> {
+    pub fn new(source: S, clock: Clock) -> Self {
+        Engine {
+            source,
+            attempt: 1,
+            clock,
+            started: None,
+            budget: None,
+            backoff: Backoff::default(),
+        }
+    }
+
+    #[must_use]
+    pub fn with_budget(mut self, budget: Option<&'static RetryBudget>) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    pub fn set_budget(&mut self, budget: &'static RetryBudget) {
+        self.budget = Some(budget);
+    }
+
+    pub fn policy(&self) -> &RetryPolicy {
+        self.source.policy()
+    }
+
+    /// The 1-based number of the attempt under way.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// Marks the start of the first attempt. Reads the clock only when a
+    /// deadline needs it, or when `keep_time` (a history is being kept).
+    /// `enforces_timeout` says whether the caller can turn a timeout into
+    /// its error; a policy timeout it cannot enforce is reported, not hidden.
+    pub fn begin(&mut self, function: &'static str, keep_time: bool, enforces_timeout: bool) {
+        let policy = self.policy();
+        if let (false, Some(timeout)) = (enforces_timeout, policy.attempt_timeout) {
+            telemetry::not_enforced_timeout(function, timeout);
+        }
+        if keep_time || policy.deadline.is_some() {
+            self.started = Some(self.clock.now());
+        }
+    }
+
+    /// Time since [`begin`](Self::begin) (zero if the clock was not read).
+    pub fn elapsed(&self) -> Duration {
+        self.started
+            .map_or(Duration::ZERO, |started| self.clock.now().saturating_duration_since(started))
+    }
+
+    /// A success: refunds the shared budget.
+    pub fn succeeded(&self) {
+        if let Some(budget) = self.budget {
+            budget.record_success();
+        }
+    }
+
+    /// A failure of the current attempt: decides whether to retry and after
+    /// how long, reports the decision, and moves to the next attempt.
+    pub fn failed(
+        &mut self,
+        function: &'static str,
+        class: Class,
+        retry_after: Option<Duration>,
+        error: &dyn fmt::Display,
+    ) -> Step {
+        if self.attempt == 1 {
+            self.source.on_first_failure();
+        }
+        let step = self.decide(class, retry_after);
+        let max_attempts = self.policy().max_attempts.max(1);
+        match step {
+            Step::Retry(delay) => {
+                telemetry::retrying(function, self.attempt, max_attempts, delay, class, error);
+                self.attempt += 1;
+            }
+            Step::Stop(reason) => telemetry::gave_up(function, self.attempt, class, reason, error),
+        }
+        step
+    }
+
+    fn decide(&mut self, class: Class, retry_after: Option<Duration>) -> Step {
+        let policy = *self.source.policy();
+        if class == Class::Permanent || !policy.on.contains(class) {
+            return Step::Stop(StopReason::NotRetryable(class));
+        }
+        // Every retryable failure costs a token, the last one included: the
+        // budget measures how often calls fail, not how often they retry.
+        let budget_allows = self.budget.is_none_or(RetryBudget::record_failure);
+        if self.attempt >= policy.max_attempts {
+            return Step::Stop(StopReason::Exhausted {
+                attempts: self.attempt,
+            });
+        }
+        if !budget_allows {
+            return Step::Stop(StopReason::BudgetEmpty);
+        }
+        let mut delay = self.backoff.delay(&policy, self.attempt);
+        if let Some(hint) = retry_after {
+            if hint > policy.max_delay {
+                return Step::Stop(StopReason::RetryAfterTooLong { retry_after: hint });
+            }
+            delay = delay.max(hint);
+        }
+        if let Some(deadline) = policy.deadline {
+            let started = *self.started.get_or_insert_with(|| self.clock.now());
+            let wake = self.clock.now().saturating_duration_since(started) + delay;
+            if wake > deadline {
+                return Step::Stop(StopReason::Deadline { deadline });
+            }
+        }
+        Step::Retry(delay)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::float_cmp)] // token counts are exact multiples of 1/1000
+mod tests {
+    use super::*;
+    use crate::ClassSet;
+
+    const MS: fn(u64) -> Duration = Duration::from_millis;
+
+    fn fail(engine: &mut Engine<RetryPolicy>, class: Class) -> Step {
+        engine.failed("test", class, None, &"boom")
+    }
+
+    #[test]
+    fn retries_transient_until_exhausted() {
+        let mut engine = Engine::new(RetryPolicy::new(), Clock::Std);
+        assert_eq!(fail(&mut engine, Class::Transient), Step::Retry(MS(250)));
+        assert_eq!(fail(&mut engine, Class::Transient), Step::Retry(MS(500)));
+        assert_eq!(
+            fail(&mut engine, Class::Transient),
+            Step::Stop(StopReason::Exhausted { attempts: 3 })
+        );
+    }
+
+    #[test]
+    fn ambiguous_only_when_opted_in_and_permanent_never() {
+        let mut engine = Engine::new(RetryPolicy::new(), Clock::Std);
+        assert_eq!(
+            fail(&mut engine, Class::Ambiguous),
+            Step::Stop(StopReason::NotRetryable(Class::Ambiguous))
+        );
+        let everything = RetryPolicy::new().on(ClassSet::TRANSIENT.with(Class::Ambiguous).with(Class::Permanent));
+        let mut engine = Engine::new(everything, Clock::Std);
+        assert_eq!(fail(&mut engine, Class::Ambiguous), Step::Retry(MS(250)));
+        assert_eq!(
+            fail(&mut engine, Class::Permanent),
+            Step::Stop(StopReason::NotRetryable(Class::Permanent))
+        );
+    }
+
+    #[test]
+    fn zero_attempts_reads_as_one() {
+        let mut engine = Engine::new(RetryPolicy::new().max_attempts(0), Clock::Std);
+        assert_eq!(
+            fail(&mut engine, Class::Transient),
+            Step::Stop(StopReason::Exhausted { attempts: 1 })
+        );
+    }
+
+    #[test]
+    fn retry_after_is_never_undercut_and_never_above_the_cap() {
+        let mut engine = Engine::new(RetryPolicy::new(), Clock::Std);
+        assert_eq!(engine.failed("t", Class::Transient, Some(MS(900)), &"x"), Step::Retry(MS(900)));
+        assert_eq!(engine.failed("t", Class::Transient, Some(MS(1)), &"x"), Step::Retry(MS(500)));
+        let mut engine = Engine::new(RetryPolicy::new().max_delay(MS(500)), Clock::Std);
+        assert_eq!(
+            engine.failed("t", Class::Transient, Some(MS(501)), &"x"),
+            Step::Stop(StopReason::RetryAfterTooLong { retry_after: MS(501) })
+        );
+    }
+
+    #[test]
+    fn budget_stops_retries_when_drained() {
+        static BUDGET: RetryBudget = RetryBudget::new(4, 0.5);
+        let policy = RetryPolicy::new().retries(10).base(Duration::ZERO);
+        let mut engine = Engine::new(policy, Clock::Std).with_budget(Some(&BUDGET));
+        assert_eq!(fail(&mut engine, Class::Transient), Step::Retry(Duration::ZERO)); // 3 left
+        assert_eq!(fail(&mut engine, Class::Transient), Step::Stop(StopReason::BudgetEmpty)); // 2 left
+        assert_eq!(BUDGET.tokens(), 2.0);
+        // Permanent failures cost nothing.
+        let mut engine = Engine::new(policy, Clock::Std).with_budget(Some(&BUDGET));
+        fail(&mut engine, Class::Permanent);
+        assert_eq!(BUDGET.tokens(), 2.0);
+        engine.succeeded();
+        assert_eq!(BUDGET.tokens(), 2.5);
+    }
+}

@@ -1,0 +1,733 @@
+//! The [`Retry`] future returned by [`RetryPolicy::retry`] and
+//! [`RetryPolicy::retry_with`], and its [`Report`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, SystemTime};
+
+use pin_project_lite::pin_project;
+use tokio::time::Sleep;
+
+use crate::engine::{Clock, Engine, Step};
+use crate::{Class, Classify, RetryBudget, RetryPolicy, StopReason, TimedOut};
+
+/// Decides the [`Class`] of an error: the `classify` argument of
+/// [`RetryPolicy::retry_with`].
+///
+/// Implemented by every `Fn(&E) -> Class` (so a plain function or closure
+/// works) and by [`ByTrait`], which asks the error's own [`Classify`] impl.
+///
+/// ```
+/// use retry_runtime::{Class, Classifier};
+///
+/// fn by_status(status: &u16) -> Class {
+///     match status {
+///         500 | 503 => Class::Transient,
+///         502 | 504 => Class::Ambiguous,
+///         _ => Class::Permanent,
+///     }
+/// }
+/// assert_eq!(by_status.classify(&503), Class::Transient);
+/// ```
+pub trait Classifier<E: ?Sized> {
+    /// The class of `error`.
+    fn classify(&self, error: &E) -> Class;
+
+    /// A server's hint of how long to wait; see [`Classify::retry_after`].
+    fn retry_after(&self, error: &E) -> Option<Duration> {
+        let _ = error;
+        None
+    }
+
+    /// A short name for the kind of failure; see [`Classify::label`].
+    fn label<'e>(&self, error: &'e E) -> Option<&'e str> {
+        let _ = error;
+        None
+    }
+}
+
+/// The [`Classifier`] that asks the error itself, through [`Classify`]; used
+/// by [`RetryPolicy::retry`].
+///
+/// ```
+/// use retry_runtime::{ByTrait, Class, Classifier};
+/// let err = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+/// assert_eq!(ByTrait.classify(&err), Class::Transient);
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ByTrait;
+
+impl<E: Classify + ?Sized> Classifier<E> for ByTrait {
+    fn classify(&self, error: &E) -> Class {
+        error.classify()
+    }
+    fn retry_after(&self, error: &E) -> Option<Duration> {
+        error.retry_after()
+    }
+    fn label<'e>(&self, error: &'e E) -> Option<&'e str> {
+        error.label()
+    }
+}
+
+impl<E: ?Sized, F: Fn(&E) -> Class> Classifier<E> for F {
+    fn classify(&self, error: &E) -> Class {
+        self(error)
+    }
+}
+
+/// What a notify hook sees before each sleep: the failed attempt, its
+/// error, and the delay that follows.
+///
+/// ```
+/// use retry_runtime::{Class, RetryEvent, RetryPolicy};
+///
+/// fn log(event: &RetryEvent<'_, std::io::Error>) {
+///     eprintln!("attempt {} failed ({}): {}; next in {:?}",
+///               event.attempt, event.class, event.error, event.delay);
+/// }
+/// let _ = RetryPolicy::new().retry(|_| async { Ok::<_, std::io::Error>(()) }).notify(log);
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RetryEvent<'a, E> {
+    /// The 1-based number of the attempt that failed.
+    pub attempt: u32,
+    /// The most attempts the policy allows.
+    pub max_attempts: u32,
+    /// The sleep before the next attempt.
+    pub delay: Duration,
+    /// The failure's class.
+    pub class: Class,
+    /// The failure's label, where the classifier has one.
+    pub label: Option<&'a str>,
+    /// The error.
+    pub error: &'a E,
+}
+
+impl<'a, E> RetryEvent<'a, E> {
+    #[doc(hidden)]
+    pub fn new(
+        attempt: u32,
+        max_attempts: u32,
+        delay: Duration,
+        class: Class,
+        label: Option<&'a str>,
+        error: &'a E,
+    ) -> Self {
+        RetryEvent {
+            attempt,
+            max_attempts,
+            delay,
+            class,
+            label,
+            error,
+        }
+    }
+}
+
+/// A hook called before each sleep; see [`Retry::notify`].
+///
+/// Implemented by every `FnMut(&RetryEvent<'_, E>)`.
+pub trait Notify<E> {
+    /// Called once per retry, before the sleep.
+    fn notify(&mut self, event: &RetryEvent<'_, E>);
+}
+
+impl<E, F: FnMut(&RetryEvent<'_, E>)> Notify<E> for F {
+    fn notify(&mut self, event: &RetryEvent<'_, E>) {
+        self(event);
+    }
+}
+
+/// The default hook: does nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoNotify;
+
+impl<E> Notify<E> for NoNotify {
+    fn notify(&mut self, _: &RetryEvent<'_, E>) {}
+}
+
+/// Turns a [`TimedOut`] into the operation's error; see [`Retry::on_timeout`].
+pub trait OnTimeout<E> {
+    /// Whether timeouts can be expressed at all.
+    const ENABLED: bool = true;
+    /// The error for an attempt that timed out.
+    fn timed_out(&self, timed_out: TimedOut) -> Option<E>;
+}
+
+impl<E, F: Fn(TimedOut) -> E> OnTimeout<E> for F {
+    fn timed_out(&self, timed_out: TimedOut) -> Option<E> {
+        Some(self(timed_out))
+    }
+}
+
+/// The default: the error type has no way to express a timeout, so a
+/// policy's `attempt_timeout` is reported (WARN) and not enforced.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoTimeout;
+
+impl<E> OnTimeout<E> for NoTimeout {
+    const ENABLED: bool = false;
+    fn timed_out(&self, _: TimedOut) -> Option<E> {
+        None
+    }
+}
+
+/// One failed attempt, as kept in a [`Report`]'s history.
+///
+/// With the `serde` feature it serializes as
+/// `{"attempt":1,"at":"2026-11-22T10:00:00.250Z","elapsed":"0s","class":"transient","label":"network","error":"...","delay":"250ms"}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct AttemptRecord {
+    /// The 1-based attempt number.
+    pub attempt: u32,
+    /// Wall-clock time the failure was seen.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration::timestamp"))]
+    pub at: SystemTime,
+    /// Time since the first attempt started (tokio's clock: virtual in tests).
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration"))]
+    pub elapsed: Duration,
+    /// The failure's class.
+    pub class: Class,
+    /// The classifier's label for it, if any.
+    pub label: Option<String>,
+    /// The error's `Display` text.
+    pub error: String,
+    /// The sleep that followed, or `None` if the loop stopped here.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration::option"))]
+    pub delay: Option<Duration>,
+}
+
+/// The outcome of a retried call with its history: what [`Retry::report`]
+/// resolves to.
+///
+/// ```
+/// use std::io::{Error, ErrorKind};
+/// use retry_runtime::{Class, RetryPolicy, StopReason};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let report = RetryPolicy::new()
+///     .retry(|attempt| async move {
+///         match attempt {
+///             1 => Err::<(), _>(Error::from(ErrorKind::ConnectionRefused)),
+///             _ => Err(Error::from(ErrorKind::PermissionDenied)),
+///         }
+///     })
+///     .report()
+///     .await;
+/// assert!(report.result.is_err());
+/// assert_eq!(report.attempts, 2);
+/// assert_eq!(report.stop, Some(StopReason::NotRetryable(Class::Permanent)));
+/// assert_eq!(report.history[0].class, Class::Transient);
+/// assert_eq!(report.history[0].delay, Some(std::time::Duration::from_millis(250)));
+/// assert_eq!(report.history[1].delay, None);
+/// # }
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Report<T, E> {
+    /// What the call returned.
+    pub result: Result<T, E>,
+    /// How many attempts were made.
+    pub attempts: u32,
+    /// Each failed attempt, in order.
+    pub history: Vec<AttemptRecord>,
+    /// Why the loop stopped on an error; `None` on success.
+    pub stop: Option<StopReason>,
+    /// Time from the start of the first attempt to the end.
+    pub elapsed: Duration,
+}
+
+/// Where the loop writes each failure: nowhere (the default, allocation-free
+/// path) or into a history.
+trait Recorder {
+    const ACTIVE: bool;
+    fn failure(&mut self, record: impl FnOnce() -> AttemptRecord);
+}
+
+struct Discard;
+
+impl Recorder for Discard {
+    const ACTIVE: bool = false;
+    fn failure(&mut self, _: impl FnOnce() -> AttemptRecord) {}
+}
+
+impl Recorder for Vec<AttemptRecord> {
+    const ACTIVE: bool = true;
+    fn failure(&mut self, record: impl FnOnce() -> AttemptRecord) {
+        self.push(record());
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Start,
+    Attempt,
+    Running,
+    Sleeping,
+    Done,
+}
+
+pin_project! {
+    /// A retried call: a future resolving to the operation's
+    /// `Result<T, E>`, made by [`RetryPolicy::retry`] or
+    /// [`RetryPolicy::retry_with`].
+    ///
+    /// It is a plain named future: store it, return it as `impl Future`,
+    /// poll it, or drop it to cancel the loop (mid-attempt or mid-sleep).
+    /// It allocates nothing, and reads no clock on the success path unless
+    /// the policy has a deadline or attempt timeout. Before awaiting, attach
+    /// a [shared budget](Retry::budget), a [hook](Retry::notify), a
+    /// [name](Retry::named) for telemetry, or ask for a
+    /// [report](Retry::report) with the history of failed attempts.
+    ///
+    /// ```
+    /// use std::io::{Error, ErrorKind};
+    /// use std::time::Duration;
+    /// use retry_runtime::RetryPolicy;
+    ///
+    /// const FETCH: RetryPolicy = RetryPolicy::new().max_attempts(4).base(Duration::from_millis(100));
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let start = tokio::time::Instant::now();
+    /// let value = FETCH
+    ///     .retry(|attempt| async move {
+    ///         if attempt < 3 { Err(Error::from(ErrorKind::ConnectionRefused)) } else { Ok(attempt) }
+    ///     })
+    ///     .await;
+    /// assert_eq!(value.unwrap(), 3);
+    /// assert_eq!(start.elapsed(), Duration::from_millis(300)); // 100 + 200
+    /// # }
+    /// ```
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Retry<F, Fut, C = ByTrait, N = NoNotify, Tm = NoTimeout> {
+        op: F,
+        classifier: C,
+        notify: N,
+        on_timeout: Tm,
+        engine: Engine<RetryPolicy>,
+        function: &'static str,
+        phase: Phase,
+        timeout_armed: bool,
+        #[pin]
+        attempt: Option<Fut>,
+        #[pin]
+        timer: Option<Sleep>,
+    }
+}
+
+impl<F, Fut, C, N, Tm> fmt::Debug for Retry<F, Fut, C, N, Tm> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Retry")
+            .field("function", &self.function)
+            .field("policy", self.engine.policy())
+            .field("attempt", &self.engine.attempt())
+            .field("phase", &self.phase)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RetryPolicy {
+    /// Calls `op(attempt)` (1-based) until it succeeds or the policy stops
+    /// it, classifying each error through its [`Classify`] impl.
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::time::Duration;
+    /// use retry_runtime::RetryPolicy;
+    ///
+    /// const CREATE: RetryPolicy = RetryPolicy::new().max_attempts(3).base(Duration::from_millis(250));
+    ///
+    /// async fn create(name: String) -> io::Result<String> {
+    ///     if name == "vm" { Err(io::ErrorKind::ResourceBusy.into()) } else { Ok(name) }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() -> io::Result<()> {
+    /// // Attempts after the first use a fresh name, so a retry cannot
+    /// // collide with what a failed attempt left behind.
+    /// let name_for = |attempt: u32| match attempt {
+    ///     1 => "vm".to_string(),
+    ///     n => format!("vm-r{}", n - 1),
+    /// };
+    /// let instance = CREATE.retry(|attempt| create(name_for(attempt))).await?;
+    /// assert_eq!(instance, "vm-r1");
+    /// # Ok(()) }
+    /// ```
+    pub fn retry<F, Fut, T, E>(self, op: F) -> Retry<F, Fut>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: Classify,
+    {
+        self.retry_with(ByTrait, op)
+    }
+
+    /// [`retry`](Self::retry) with an explicit classifier: any
+    /// `Fn(&E) -> Class`, for error types that do not implement
+    /// [`Classify`] (or to classify differently at one call site).
+    ///
+    /// ```
+    /// use retry_runtime::{Class, RetryPolicy};
+    ///
+    /// #[derive(Debug)]
+    /// struct Status(u16);
+    /// impl std::fmt::Display for Status {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { write!(f, "HTTP {}", self.0) }
+    /// }
+    /// fn classify_status(status: &Status) -> Class {
+    ///     match status.0 {
+    ///         500 | 503 => Class::Transient,
+    ///         502 | 504 => Class::Ambiguous,
+    ///         _ => Class::Permanent,
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let statuses = [503, 504, 201];
+    /// let report = RetryPolicy::new()
+    ///     .retry_with(classify_status, |attempt| async move {
+    ///         match statuses[attempt as usize - 1] {
+    ///             201 => Ok(()),
+    ///             code => Err(Status(code)),
+    ///         }
+    ///     })
+    ///     .report()
+    ///     .await;
+    /// // 504: the create may have committed, so it is not retried.
+    /// assert_eq!(report.result.unwrap_err().0, 504);
+    /// assert_eq!(report.attempts, 2);
+    /// # }
+    /// ```
+    pub fn retry_with<C, F, Fut, T, E>(self, classifier: C, op: F) -> Retry<F, Fut, C>
+    where
+        C: Classifier<E>,
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        Retry {
+            op,
+            classifier,
+            notify: NoNotify,
+            on_timeout: NoTimeout,
+            engine: Engine::new(self, Clock::Tokio),
+            function: "retry",
+            phase: Phase::Start,
+            timeout_armed: false,
+            attempt: None,
+            timer: None,
+        }
+    }
+}
+
+impl<F, Fut, C, N, Tm> Retry<F, Fut, C, N, Tm> {
+    /// Draws retries from a shared [`RetryBudget`]: when it is empty, the
+    /// error is returned without retry ([`StopReason::BudgetEmpty`]).
+    ///
+    /// ```
+    /// use retry_runtime::{RetryBudget, RetryPolicy};
+    ///
+    /// static BUDGET: RetryBudget = RetryBudget::new(2, 0.1);
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let refused = || std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+    /// let report = RetryPolicy::new()
+    ///     .retry(|_| async { Err::<(), _>(refused()) })
+    ///     .budget(&BUDGET)
+    ///     .report()
+    ///     .await;
+    /// assert_eq!(report.attempts, 1); // 1 of 2 tokens left: not more than half
+    /// assert_eq!(report.stop, Some(retry_runtime::StopReason::BudgetEmpty));
+    /// # }
+    /// ```
+    pub fn budget(mut self, budget: &'static RetryBudget) -> Self {
+        self.engine.set_budget(budget);
+        self
+    }
+
+    /// Names the operation in telemetry events (default `"retry"`).
+    ///
+    /// ```
+    /// use retry_runtime::RetryPolicy;
+    /// let call = RetryPolicy::new().retry(|_| async { Ok::<_, std::io::Error>(1) }).named("fetch_user");
+    /// assert!(format!("{call:?}").contains("fetch_user"));
+    /// ```
+    pub fn named(mut self, function: &'static str) -> Self {
+        self.function = function;
+        self
+    }
+
+    /// Calls `hook` with a [`RetryEvent`] before each sleep.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use retry_runtime::RetryPolicy;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let retries = AtomicU32::new(0);
+    /// let _ = RetryPolicy::new()
+    ///     .retry(|_| async { Err::<(), _>(std::io::Error::from(std::io::ErrorKind::Interrupted)) })
+    ///     .notify(|event| { retries.fetch_add(1, Ordering::Relaxed); assert!(event.attempt < 3); })
+    ///     .await;
+    /// assert_eq!(retries.into_inner(), 2);
+    /// # }
+    /// ```
+    pub fn notify<N2, T, E>(self, hook: N2) -> Retry<F, Fut, C, N2, Tm>
+    where
+        Fut: Future<Output = Result<T, E>>,
+        N2: FnMut(&RetryEvent<'_, E>),
+    {
+        Retry {
+            op: self.op,
+            classifier: self.classifier,
+            notify: hook,
+            on_timeout: self.on_timeout,
+            engine: self.engine,
+            function: self.function,
+            phase: self.phase,
+            timeout_armed: self.timeout_armed,
+            attempt: self.attempt,
+            timer: self.timer,
+        }
+    }
+
+    /// Enforces the policy's `attempt_timeout`, building the error of a
+    /// timed-out attempt with `into_error` (usually `E::from`).
+    ///
+    /// The retry future cannot make an `E` on its own, so without this a
+    /// policy's `attempt_timeout` is not enforced and a WARN event says so.
+    /// A timed-out attempt is [`Ambiguous`](Class::Ambiguous) whatever its
+    /// error classifies as.
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::time::Duration;
+    /// use retry_runtime::RetryPolicy;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let policy = RetryPolicy::new().attempt_timeout(Duration::from_secs(1));
+    /// let result: io::Result<()> = policy
+    ///     .retry(|_| std::future::pending())
+    ///     .on_timeout(io::Error::from)
+    ///     .await;
+    /// assert_eq!(result.unwrap_err().kind(), io::ErrorKind::TimedOut);
+    /// # }
+    /// ```
+    pub fn on_timeout<Tm2, T, E>(self, into_error: Tm2) -> Retry<F, Fut, C, N, Tm2>
+    where
+        Fut: Future<Output = Result<T, E>>,
+        Tm2: Fn(TimedOut) -> E,
+    {
+        Retry {
+            op: self.op,
+            classifier: self.classifier,
+            notify: self.notify,
+            on_timeout: into_error,
+            engine: self.engine,
+            function: self.function,
+            phase: self.phase,
+            timeout_armed: self.timeout_armed,
+            attempt: self.attempt,
+            timer: self.timer,
+        }
+    }
+
+    /// Resolves to a [`Report`]: the result, the number of attempts, why
+    /// the loop stopped, and each failed attempt (time, class, label, error
+    /// text, the delay that followed). Keeping the history allocates; the
+    /// plain future does not.
+    ///
+    /// See [`Report`] for an example.
+    pub fn report(self) -> Reported<F, Fut, C, N, Tm> {
+        Reported {
+            retry: self,
+            history: Vec::new(),
+        }
+    }
+}
+
+fn arm(mut timer: Pin<&mut Option<Sleep>>, after: Duration) {
+    let deadline = tokio::time::Instant::now() + after;
+    match timer.as_mut().as_pin_mut() {
+        Some(sleep) => sleep.reset(deadline),
+        None => timer.set(Some(tokio::time::sleep_until(deadline))),
+    }
+}
+
+impl<F, Fut, C, N, Tm, T, E> Retry<F, Fut, C, N, Tm>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    C: Classifier<E>,
+    N: Notify<E>,
+    Tm: OnTimeout<E>,
+    E: fmt::Display,
+{
+    fn poll_run(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        recorder: &mut impl Recorder,
+    ) -> Poll<(Result<T, E>, Option<StopReason>)> {
+        let mut this = self.project();
+        loop {
+            match *this.phase {
+                Phase::Start => {
+                    this.engine.begin(this.function, recorder_active(recorder), Tm::ENABLED);
+                    *this.phase = Phase::Attempt;
+                }
+                Phase::Attempt => {
+                    this.attempt.set(Some((this.op)(this.engine.attempt())));
+                    *this.timeout_armed = false;
+                    if let (true, Some(timeout)) = (Tm::ENABLED, this.engine.policy().attempt_timeout) {
+                        arm(this.timer.as_mut(), timeout);
+                        *this.timeout_armed = true;
+                    }
+                    *this.phase = Phase::Running;
+                }
+                Phase::Running => {
+                    let Some(attempt) = this.attempt.as_mut().as_pin_mut() else {
+                        *this.phase = Phase::Attempt;
+                        continue;
+                    };
+                    let (error, timed_out) = match attempt.poll(cx) {
+                        Poll::Ready(Ok(value)) => {
+                            this.attempt.set(None);
+                            *this.phase = Phase::Done;
+                            this.engine.succeeded();
+                            return Poll::Ready((Ok(value), None));
+                        }
+                        Poll::Ready(Err(error)) => (error, false),
+                        Poll::Pending => {
+                            let expired = *this.timeout_armed
+                                && this.timer.as_mut().as_pin_mut().is_some_and(|t| t.poll(cx).is_ready());
+                            if !expired {
+                                return Poll::Pending;
+                            }
+                            let timeout = this.engine.policy().attempt_timeout.unwrap_or_default();
+                            let Some(error) = this.on_timeout.timed_out(TimedOut::new(timeout)) else {
+                                // Only armed when timeouts are enabled; if not, keep waiting.
+                                *this.timeout_armed = false;
+                                return Poll::Pending;
+                            };
+                            (error, true)
+                        }
+                    };
+                    // Dropping the attempt cancels one that timed out.
+                    this.attempt.set(None);
+                    let (class, retry_after, label) = if timed_out {
+                        (Class::Ambiguous, None, Some("timeout"))
+                    } else {
+                        let classifier = &*this.classifier;
+                        (classifier.classify(&error), classifier.retry_after(&error), classifier.label(&error))
+                    };
+                    let attempt = this.engine.attempt();
+                    let step = this.engine.failed(this.function, class, retry_after, &error);
+                    let delay = match step {
+                        Step::Retry(delay) => Some(delay),
+                        Step::Stop(_) => None,
+                    };
+                    recorder.failure(|| AttemptRecord {
+                        attempt,
+                        at: SystemTime::now(),
+                        elapsed: this.engine.elapsed(),
+                        class,
+                        label: label.map(str::to_owned),
+                        error: error.to_string(),
+                        delay,
+                    });
+                    match step {
+                        Step::Stop(reason) => {
+                            *this.phase = Phase::Done;
+                            return Poll::Ready((Err(error), Some(reason)));
+                        }
+                        Step::Retry(delay) => {
+                            let max_attempts = this.engine.policy().max_attempts;
+                            this.notify.notify(&RetryEvent::new(attempt, max_attempts, delay, class, label, &error));
+                            drop(error);
+                            if delay.is_zero() {
+                                *this.phase = Phase::Attempt;
+                            } else {
+                                arm(this.timer.as_mut(), delay);
+                                *this.phase = Phase::Sleeping;
+                            }
+                        }
+                    }
+                }
+                Phase::Sleeping => {
+                    if let Some(sleep) = this.timer.as_mut().as_pin_mut() {
+                        ready!(sleep.poll(cx));
+                    }
+                    *this.phase = Phase::Attempt;
+                }
+                Phase::Done => panic!("`Retry` polled after completion"),
+            }
+        }
+    }
+}
+
+fn recorder_active<R: Recorder>(_: &R) -> bool {
+    R::ACTIVE
+}
+
+impl<F, Fut, C, N, Tm, T, E> Future for Retry<F, Fut, C, N, Tm>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    C: Classifier<E>,
+    N: Notify<E>,
+    Tm: OnTimeout<E>,
+    E: fmt::Display,
+{
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.poll_run(cx, &mut Discard).map(|(result, _)| result)
+    }
+}
+
+pin_project! {
+    /// A [`Retry`] that resolves to a [`Report`]; made by [`Retry::report`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Reported<F, Fut, C, N, Tm> {
+        #[pin]
+        retry: Retry<F, Fut, C, N, Tm>,
+        history: Vec<AttemptRecord>,
+    }
+}
+
+impl<F, Fut, C, N, Tm> fmt::Debug for Reported<F, Fut, C, N, Tm> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reported")
+            .field("retry", &self.retry)
+            .field("history", &self.history)
+            .finish()
+    }
+}
+
+impl<F, Fut, C, N, Tm, T, E> Future for Reported<F, Fut, C, N, Tm>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    C: Classifier<E>,
+    N: Notify<E>,
+    Tm: OnTimeout<E>,
+    E: fmt::Display,
+{
+    type Output = Report<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let (result, stop) = ready!(this.retry.as_mut().poll_run(cx, this.history));
+        let engine = &this.retry.as_ref().project_ref().engine;
+        Poll::Ready(Report {
+            result,
+            attempts: engine.attempt(),
+            history: std::mem::take(this.history),
+            stop,
+            elapsed: engine.elapsed(),
+        })
+    }
+}
