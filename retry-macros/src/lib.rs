@@ -1,1 +1,43 @@
-//! placeholder
+//! Procedural macros for [`retry-runtime`](https://docs.rs/retry-runtime):
+//! `#[retry]` and `#[derive(Classify)]`.
+//!
+//! Depend on `retry-runtime`, which re-exports both (feature `macros`, on by
+//! default) and documents them; the generated code calls into it.
+//!
+//! The attribute is built in four steps, each in its own module, so that
+//! parsing never generates code and expansion never reports a mistake:
+//! [`attr`] reads the keys, [`ast`] reads the function, [`valid`] checks
+//! how they combine, [`expand`] writes the loop ([`body`] rewrites the
+//! function body for it).
+
+#![forbid(unsafe_code)]
+
+mod ast;
+mod attr;
+mod body;
+mod derive;
+#[path = "../../retry-runtime/src/duration.rs"]
+#[allow(dead_code, unreachable_pub)] // only the parser is used here
+mod duration;
+mod expand;
+mod suggest;
+mod valid;
+
+use proc_macro::TokenStream;
+
+/// Retries the function it is applied to. Documented on the re-export,
+/// `retry_runtime::retry`.
+#[proc_macro_attribute]
+pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::retry(args.into(), item.into()).into()
+}
+
+/// Implements `Classify` from `#[classify(..)]` attributes. Documented on
+/// the re-export, `retry_runtime::Classify`.
+#[proc_macro_derive(Classify, attributes(classify))]
+pub fn derive_classify(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    derive::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

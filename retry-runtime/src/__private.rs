@@ -58,7 +58,14 @@ pub fn failed<S: Source, E: Display>(
         Step::Retry(delay) => {
             if let Some(notify) = notify {
                 let max_attempts = engine.policy().max_attempts;
-                notify(&RetryEvent::new(attempt, max_attempts, delay, verdict.class, verdict.label, error));
+                notify(&RetryEvent::new(
+                    attempt,
+                    max_attempts,
+                    delay,
+                    verdict.class,
+                    verdict.label,
+                    error,
+                ));
             }
             Some(delay)
         }
@@ -88,7 +95,10 @@ pub async fn timeout<F: Future>(after: Duration, attempt: F) -> Result<F::Output
 }
 
 /// Runs one attempt under the timeout of a run-time policy, if it has one.
-pub async fn maybe_timeout<F: Future>(after: Option<Duration>, attempt: F) -> Result<F::Output, TimedOut> {
+pub async fn maybe_timeout<F: Future>(
+    after: Option<Duration>,
+    attempt: F,
+) -> Result<F::Output, TimedOut> {
     match after {
         Some(after) => timeout(after, attempt).await,
         None => Ok(attempt.await),
@@ -106,9 +116,15 @@ pub const fn checked(policy: RetryPolicy) -> RetryPolicy {
     match policy.validate() {
         Ok(()) => policy,
         Err(crate::PolicyError::ZeroAttempts) => panic!("#[retry]: max_attempts is 0"),
-        Err(crate::PolicyError::InvalidFactor(_)) => panic!("#[retry]: factor must be a finite number >= 1"),
-        Err(crate::PolicyError::MaxDelayBelowBase { .. }) => panic!("#[retry]: max_delay is below base"),
-        Err(crate::PolicyError::RetriesPermanent) => panic!("#[retry]: Permanent failures are never retried"),
+        Err(crate::PolicyError::InvalidFactor(_)) => {
+            panic!("#[retry]: factor must be a finite number >= 1")
+        }
+        Err(crate::PolicyError::MaxDelayBelowBase { .. }) => {
+            panic!("#[retry]: max_delay is below base")
+        }
+        Err(crate::PolicyError::RetriesPermanent) => {
+            panic!("#[retry]: Permanent failures are never retried")
+        }
         Err(crate::PolicyError::ZeroAttemptTimeout) => panic!("#[retry]: timeout is zero"),
         Err(crate::PolicyError::ZeroDeadline) => panic!("#[retry]: deadline is zero"),
     }
@@ -166,3 +182,21 @@ impl<T, E> ResultType for Result<T, E> {
 
 /// A compile-time check, spanned at the error type, that it is `Classify`.
 pub const fn assert_classify<E: Classify + ?Sized>() {}
+
+/// The field named by `#[classify(retry_after = field)]`: a `Duration` or
+/// an `Option<Duration>`.
+pub trait RetryAfterField {
+    fn retry_after_field(&self) -> Option<Duration>;
+}
+
+impl RetryAfterField for Duration {
+    fn retry_after_field(&self) -> Option<Duration> {
+        Some(*self)
+    }
+}
+
+impl RetryAfterField for Option<Duration> {
+    fn retry_after_field(&self) -> Option<Duration> {
+        *self
+    }
+}

@@ -18,7 +18,12 @@ fn from_nanos(nanos: u128) -> Duration {
 ///
 /// An unvalidated policy is read leniently: a factor below 1 (or NaN) is 1,
 /// and `max_delay` caps even `base`.
-pub(crate) fn nominal_delay(base: Duration, factor: f64, max_delay: Duration, retry: u32) -> Duration {
+pub(crate) fn nominal_delay(
+    base: Duration,
+    factor: f64,
+    max_delay: Duration,
+    retry: u32,
+) -> Duration {
     let exponent = retry.saturating_sub(1);
     if base >= max_delay {
         return max_delay;
@@ -73,7 +78,11 @@ impl Backoff {
             Jitter::Full => uniform(self.rng(policy), Duration::ZERO, nominal),
             Jitter::Equal => {
                 let half = nominal / 2;
-                half + uniform(self.rng(policy), Duration::ZERO, nominal.saturating_sub(half))
+                half + uniform(
+                    self.rng(policy),
+                    Duration::ZERO,
+                    nominal.saturating_sub(half),
+                )
             }
             Jitter::Decorrelated => {
                 // AWS "decorrelated jitter": min(cap, uniform(base, 3 * previous)).
@@ -138,7 +147,10 @@ impl Iterator for Schedule {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.policy.max_attempts.saturating_sub(self.retry.saturating_add(1));
+        let left = self
+            .policy
+            .max_attempts
+            .saturating_sub(self.retry.saturating_add(1));
         let left = usize::try_from(left).unwrap_or(usize::MAX);
         (left, Some(left))
     }
@@ -158,15 +170,24 @@ mod tests {
 
     #[test]
     fn doubling_from_two_seconds_caps_at_sixty() {
-        let delays: Vec<_> = (1..=8).map(|k| nominal_delay(S(2), 2.0, S(60), k)).collect();
-        assert_eq!(delays, [S(2), S(4), S(8), S(16), S(32), S(60), S(60), S(60)]);
+        let delays: Vec<_> = (1..=8)
+            .map(|k| nominal_delay(S(2), 2.0, S(60), k))
+            .collect();
+        assert_eq!(
+            delays,
+            [S(2), S(4), S(8), S(16), S(32), S(60), S(60), S(60)]
+        );
     }
 
     #[test]
     fn fractional_and_constant_factors() {
         assert_eq!(nominal_delay(MS(100), 1.5, S(60), 3), MS(225));
         assert_eq!(nominal_delay(MS(100), 1.0, S(60), 1000), MS(100));
-        assert_eq!(nominal_delay(MS(100), 0.5, S(60), 5), MS(100), "factor < 1 reads as 1");
+        assert_eq!(
+            nominal_delay(MS(100), 0.5, S(60), 5),
+            MS(100),
+            "factor < 1 reads as 1"
+        );
         assert_eq!(nominal_delay(MS(100), f64::NAN, S(60), 5), MS(100));
         assert_eq!(nominal_delay(MS(100), f64::INFINITY, S(60), 2), S(60));
     }
@@ -174,13 +195,28 @@ mod tests {
     #[test]
     fn extremes_saturate_at_the_cap() {
         assert_eq!(nominal_delay(S(1), 2.0, S(60), u32::MAX), S(60));
-        assert_eq!(nominal_delay(Duration::MAX, 2.0, Duration::MAX, 3), Duration::MAX);
         assert_eq!(
-            nominal_delay(Duration::from_nanos(1), f64::from(u32::MAX), Duration::MAX, u32::MAX),
+            nominal_delay(Duration::MAX, 2.0, Duration::MAX, 3),
             Duration::MAX
         );
-        assert_eq!(nominal_delay(S(90), 2.0, S(60), 1), S(60), "the cap wins over base");
-        assert_eq!(nominal_delay(Duration::ZERO, 2.0, S(60), 50), Duration::ZERO);
+        assert_eq!(
+            nominal_delay(
+                Duration::from_nanos(1),
+                f64::from(u32::MAX),
+                Duration::MAX,
+                u32::MAX
+            ),
+            Duration::MAX
+        );
+        assert_eq!(
+            nominal_delay(S(90), 2.0, S(60), 1),
+            S(60),
+            "the cap wins over base"
+        );
+        assert_eq!(
+            nominal_delay(Duration::ZERO, 2.0, S(60), 50),
+            Duration::ZERO
+        );
     }
 
     #[test]
@@ -197,7 +233,13 @@ mod tests {
         let policy = RetryPolicy::new().retries(10).jitter(Jitter::Full).seed(7);
         let first: Vec<_> = policy.schedule().collect();
         assert_eq!(first, policy.schedule().collect::<Vec<_>>());
-        assert_ne!(first, RetryPolicy::new().retries(10).schedule().collect::<Vec<_>>());
+        assert_ne!(
+            first,
+            RetryPolicy::new()
+                .retries(10)
+                .schedule()
+                .collect::<Vec<_>>()
+        );
     }
 
     fn jitter() -> impl Strategy<Value = Jitter> {

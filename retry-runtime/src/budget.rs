@@ -65,7 +65,9 @@ impl RetryBudget {
             Ok(budget) => budget,
             Err(BudgetError::MaxTokens(_)) => panic!("RetryBudget: max_tokens must be 1 to 1000"),
             Err(BudgetError::TokenRatio(_)) => {
-                panic!("RetryBudget: token_ratio must be more than 0 and at most 1, in steps of 0.001")
+                panic!(
+                    "RetryBudget: token_ratio must be more than 0 and at most 1, in steps of 0.001"
+                )
             }
         }
     }

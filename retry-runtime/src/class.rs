@@ -146,7 +146,9 @@ impl ClassSet {
     /// assert_eq!(set.iter().collect::<Vec<_>>(), [Class::Transient, Class::Ambiguous]);
     /// ```
     pub fn iter(self) -> impl Iterator<Item = Class> {
-        Class::ALL.into_iter().filter(move |class| self.contains(*class))
+        Class::ALL
+            .into_iter()
+            .filter(move |class| self.contains(*class))
     }
 }
 

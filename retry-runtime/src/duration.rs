@@ -42,14 +42,20 @@ pub enum DurationError {
 impl fmt::Display for DurationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Empty => write!(f, "empty duration; write a number and a unit, e.g. \"250ms\""),
+            Self::Empty => write!(
+                f,
+                "empty duration; write a number and a unit, e.g. \"250ms\""
+            ),
             Self::NoNumber => write!(
                 f,
                 "a duration starts with a non-negative number, e.g. \"250ms\" or \"1.5s\""
             ),
             Self::MissingUnit => write!(f, "duration has no unit; expected one of: {UNITS}"),
             Self::UnknownUnit(unit) => {
-                write!(f, "unknown unit `{unit}` in duration; expected one of: {UNITS}")
+                write!(
+                    f,
+                    "unknown unit `{unit}` in duration; expected one of: {UNITS}"
+                )
             }
             Self::Overflow => write!(f, "duration is too large"),
             Self::SubNanosecond => write!(f, "duration has a fraction of a nanosecond"),
@@ -115,7 +121,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
             .ok()
             .and_then(|len| 10u128.checked_pow(len))
             .ok_or(DurationError::SubNanosecond)?;
-        let scaled = digits.checked_mul(scale).ok_or(DurationError::SubNanosecond)?;
+        let scaled = digits
+            .checked_mul(scale)
+            .ok_or(DurationError::SubNanosecond)?;
         if scaled % denominator != 0 {
             return Err(DurationError::SubNanosecond);
         }
@@ -211,7 +219,10 @@ mod tests {
             (90_000_000_000, "90s"),
             (7_200_000_000_000, "2h"),
         ] {
-            assert_eq!(format_duration(Duration::from_nanos(nanos)).to_string(), text);
+            assert_eq!(
+                format_duration(Duration::from_nanos(nanos)).to_string(),
+                text
+            );
         }
     }
 }

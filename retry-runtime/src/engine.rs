@@ -56,11 +56,19 @@ impl fmt::Display for StopReason {
         match self {
             StopReason::NotRetryable(class) => write!(f, "{class} failures are not retried here"),
             StopReason::Exhausted { attempts: 1 } => write!(f, "retries disabled (1 attempt)"),
-            StopReason::Exhausted { attempts } => write!(f, "retries exhausted after {attempts} attempts"),
+            StopReason::Exhausted { attempts } => {
+                write!(f, "retries exhausted after {attempts} attempts")
+            }
             StopReason::BudgetEmpty => write!(f, "retry budget empty"),
-            StopReason::Deadline { deadline } => write!(f, "deadline of {} reached", human(*deadline)),
+            StopReason::Deadline { deadline } => {
+                write!(f, "deadline of {} reached", human(*deadline))
+            }
             StopReason::RetryAfterTooLong { retry_after } => {
-                write!(f, "server asked to wait {}, more than max_delay", human(*retry_after))
+                write!(
+                    f,
+                    "server asked to wait {}, more than max_delay",
+                    human(*retry_after)
+                )
             }
         }
     }
@@ -140,7 +148,9 @@ impl EnvPolicy {
     /// variable is reported (WARN) and its setting keeps the compiled value.
     pub fn resolve(&'static self) -> &'static RetryPolicy {
         self.resolved.get_or_init(|| {
-            let (policy, errors) = self.compiled.apply_env(self.prefix, |name| std::env::var_os(name));
+            let (policy, errors) = self
+                .compiled
+                .apply_env(self.prefix, |name| std::env::var_os(name));
             for error in &errors {
                 telemetry::invalid_env(error);
             }
@@ -232,8 +242,9 @@ impl<S: Source> Engine<S> {
 
     /// Time since [`begin`](Self::begin) (zero if the clock was not read).
     pub fn elapsed(&self) -> Duration {
-        self.started
-            .map_or(Duration::ZERO, |started| self.clock.now().saturating_duration_since(started))
+        self.started.map_or(Duration::ZERO, |started| {
+            self.clock.now().saturating_duration_since(started)
+        })
     }
 
     /// A success: refunds the shared budget.
@@ -331,7 +342,9 @@ mod tests {
             fail(&mut engine, Class::Ambiguous),
             Step::Stop(StopReason::NotRetryable(Class::Ambiguous))
         );
-        let everything = RetryPolicy::new().on(ClassSet::TRANSIENT.with(Class::Ambiguous).with(Class::Permanent));
+        let everything = RetryPolicy::new().on(ClassSet::TRANSIENT
+            .with(Class::Ambiguous)
+            .with(Class::Permanent));
         let mut engine = Engine::new(everything, Clock::Std);
         assert_eq!(fail(&mut engine, Class::Ambiguous), Step::Retry(MS(250)));
         assert_eq!(
@@ -352,12 +365,20 @@ mod tests {
     #[test]
     fn retry_after_is_never_undercut_and_never_above_the_cap() {
         let mut engine = Engine::new(RetryPolicy::new(), Clock::Std);
-        assert_eq!(engine.failed("t", Class::Transient, Some(MS(900)), &"x"), Step::Retry(MS(900)));
-        assert_eq!(engine.failed("t", Class::Transient, Some(MS(1)), &"x"), Step::Retry(MS(500)));
+        assert_eq!(
+            engine.failed("t", Class::Transient, Some(MS(900)), &"x"),
+            Step::Retry(MS(900))
+        );
+        assert_eq!(
+            engine.failed("t", Class::Transient, Some(MS(1)), &"x"),
+            Step::Retry(MS(500))
+        );
         let mut engine = Engine::new(RetryPolicy::new().max_delay(MS(500)), Clock::Std);
         assert_eq!(
             engine.failed("t", Class::Transient, Some(MS(501)), &"x"),
-            Step::Stop(StopReason::RetryAfterTooLong { retry_after: MS(501) })
+            Step::Stop(StopReason::RetryAfterTooLong {
+                retry_after: MS(501)
+            })
         );
     }
 
@@ -366,8 +387,14 @@ mod tests {
         static BUDGET: RetryBudget = RetryBudget::new(4, 0.5);
         let policy = RetryPolicy::new().retries(10).base(Duration::ZERO);
         let mut engine = Engine::new(policy, Clock::Std).with_budget(Some(&BUDGET));
-        assert_eq!(fail(&mut engine, Class::Transient), Step::Retry(Duration::ZERO)); // 3 left
-        assert_eq!(fail(&mut engine, Class::Transient), Step::Stop(StopReason::BudgetEmpty)); // 2 left
+        assert_eq!(
+            fail(&mut engine, Class::Transient),
+            Step::Retry(Duration::ZERO)
+        ); // 3 left
+        assert_eq!(
+            fail(&mut engine, Class::Transient),
+            Step::Stop(StopReason::BudgetEmpty)
+        ); // 2 left
         assert_eq!(BUDGET.tokens(), 2.0);
         // Permanent failures cost nothing.
         let mut engine = Engine::new(policy, Clock::Std).with_budget(Some(&BUDGET));

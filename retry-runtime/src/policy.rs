@@ -614,8 +614,14 @@ mod tests {
     fn validate_names_each_mistake() {
         let p = RetryPolicy::new();
         assert_eq!(p.max_attempts(0).validate(), Err(PolicyError::ZeroAttempts));
-        assert_eq!(p.factor(0.99).validate(), Err(PolicyError::InvalidFactor(0.99)));
-        assert!(matches!(p.factor(f64::NAN).validate(), Err(PolicyError::InvalidFactor(_))));
+        assert_eq!(
+            p.factor(0.99).validate(),
+            Err(PolicyError::InvalidFactor(0.99))
+        );
+        assert!(matches!(
+            p.factor(f64::NAN).validate(),
+            Err(PolicyError::InvalidFactor(_))
+        ));
         assert_eq!(
             p.factor(f64::INFINITY).validate(),
             Err(PolicyError::InvalidFactor(f64::INFINITY))
@@ -635,7 +641,10 @@ mod tests {
             p.attempt_timeout(Duration::ZERO).validate(),
             Err(PolicyError::ZeroAttemptTimeout)
         );
-        assert_eq!(p.deadline(Duration::ZERO).validate(), Err(PolicyError::ZeroDeadline));
+        assert_eq!(
+            p.deadline(Duration::ZERO).validate(),
+            Err(PolicyError::ZeroDeadline)
+        );
         assert_eq!(p.factor(1.0).on(ClassSet::EMPTY).validate(), Ok(()));
     }
 
@@ -650,7 +659,9 @@ mod tests {
             .unwrap();
         assert_eq!(policy.max_attempts, 1);
         assert_eq!(policy.base, Duration::from_millis(40));
-        let untouched = RetryPolicy::new().with_env_lookup("OTHER", vars(&env)).unwrap();
+        let untouched = RetryPolicy::new()
+            .with_env_lookup("OTHER", vars(&env))
+            .unwrap();
         assert_eq!(untouched, RetryPolicy::new());
         let bare = RetryPolicy::new()
             .with_env_lookup("", vars(&[("MAX_ATTEMPTS", "9")]))
@@ -661,14 +672,34 @@ mod tests {
     #[test]
     fn env_errors_name_the_variable_and_value() {
         let cases: &[(&str, &str, &str)] = &[
-            ("P_MAX_ATTEMPTS", "0", "must be at least 1 (1 disables retries)"),
+            (
+                "P_MAX_ATTEMPTS",
+                "0",
+                "must be at least 1 (1 disables retries)",
+            ),
             ("P_MAX_ATTEMPTS", "three", "not a whole number of attempts"),
             ("P_MAX_ATTEMPTS", "-1", "not a whole number of attempts"),
             ("P_MAX_ATTEMPTS", "", "not a whole number of attempts"),
-            ("P_MAX_ATTEMPTS", "99999999999", "not a whole number of attempts"),
-            ("P_RETRY_BASE_DELAY_MS", "1.5", "not a whole number of milliseconds"),
-            ("P_RETRY_BASE_DELAY_MS", "250ms", "not a whole number of milliseconds"),
-            ("P_RETRY_BASE_DELAY_MS", "120000", "base delay 2m exceeds max_delay 1m"),
+            (
+                "P_MAX_ATTEMPTS",
+                "99999999999",
+                "not a whole number of attempts",
+            ),
+            (
+                "P_RETRY_BASE_DELAY_MS",
+                "1.5",
+                "not a whole number of milliseconds",
+            ),
+            (
+                "P_RETRY_BASE_DELAY_MS",
+                "250ms",
+                "not a whole number of milliseconds",
+            ),
+            (
+                "P_RETRY_BASE_DELAY_MS",
+                "120000",
+                "base delay 2m exceeds max_delay 1m",
+            ),
         ];
         for &(var, value, reason) in cases {
             let err = RetryPolicy::new()

@@ -575,13 +575,16 @@ where
         loop {
             match *this.phase {
                 Phase::Start => {
-                    this.engine.begin(this.function, recorder_active(recorder), Tm::ENABLED);
+                    this.engine
+                        .begin(this.function, recorder_active(recorder), Tm::ENABLED);
                     *this.phase = Phase::Attempt;
                 }
                 Phase::Attempt => {
                     this.attempt.set(Some((this.op)(this.engine.attempt())));
                     *this.timeout_armed = false;
-                    if let (true, Some(timeout)) = (Tm::ENABLED, this.engine.policy().attempt_timeout) {
+                    if let (true, Some(timeout)) =
+                        (Tm::ENABLED, this.engine.policy().attempt_timeout)
+                    {
                         arm(this.timer.as_mut(), timeout);
                         *this.timeout_armed = true;
                     }
@@ -602,12 +605,17 @@ where
                         Poll::Ready(Err(error)) => (error, false),
                         Poll::Pending => {
                             let expired = *this.timeout_armed
-                                && this.timer.as_mut().as_pin_mut().is_some_and(|t| t.poll(cx).is_ready());
+                                && this
+                                    .timer
+                                    .as_mut()
+                                    .as_pin_mut()
+                                    .is_some_and(|t| t.poll(cx).is_ready());
                             if !expired {
                                 return Poll::Pending;
                             }
                             let timeout = this.engine.policy().attempt_timeout.unwrap_or_default();
-                            let Some(error) = this.on_timeout.timed_out(TimedOut::new(timeout)) else {
+                            let Some(error) = this.on_timeout.timed_out(TimedOut::new(timeout))
+                            else {
                                 // Only armed when timeouts are enabled; if not, keep waiting.
                                 *this.timeout_armed = false;
                                 return Poll::Pending;
@@ -621,10 +629,16 @@ where
                         (Class::Ambiguous, None, Some("timeout"))
                     } else {
                         let classifier = &*this.classifier;
-                        (classifier.classify(&error), classifier.retry_after(&error), classifier.label(&error))
+                        (
+                            classifier.classify(&error),
+                            classifier.retry_after(&error),
+                            classifier.label(&error),
+                        )
                     };
                     let attempt = this.engine.attempt();
-                    let step = this.engine.failed(this.function, class, retry_after, &error);
+                    let step = this
+                        .engine
+                        .failed(this.function, class, retry_after, &error);
                     let delay = match step {
                         Step::Retry(delay) => Some(delay),
                         Step::Stop(_) => None,
@@ -645,7 +659,14 @@ where
                         }
                         Step::Retry(delay) => {
                             let max_attempts = this.engine.policy().max_attempts;
-                            this.notify.notify(&RetryEvent::new(attempt, max_attempts, delay, class, label, &error));
+                            this.notify.notify(&RetryEvent::new(
+                                attempt,
+                                max_attempts,
+                                delay,
+                                class,
+                                label,
+                                &error,
+                            ));
                             drop(error);
                             if delay.is_zero() {
                                 *this.phase = Phase::Attempt;

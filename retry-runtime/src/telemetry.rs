@@ -61,7 +61,15 @@ pub(crate) fn not_enforced_timeout(function: &'static str, timeout: Duration) {
 }
 
 #[cfg(not(feature = "tracing"))]
-pub(crate) fn retrying(_: &'static str, _: u32, _: u32, _: Duration, _: Class, _: &dyn fmt::Display) {}
+pub(crate) fn retrying(
+    _: &'static str,
+    _: u32,
+    _: u32,
+    _: Duration,
+    _: Class,
+    _: &dyn fmt::Display,
+) {
+}
 
 #[cfg(not(feature = "tracing"))]
 pub(crate) fn gave_up(_: &'static str, _: u32, _: Class, _: StopReason, _: &dyn fmt::Display) {}

@@ -283,8 +283,9 @@ impl<'a> TextClassifier<'a> {
     /// );
     /// ```
     pub fn classify_labelled(&self, text: &str) -> (Class, Option<&'a str>) {
-        self.find(text)
-            .map_or((self.otherwise, None), |rule| (rule.class, Some(rule.label)))
+        self.find(text).map_or((self.otherwise, None), |rule| {
+            (rule.class, Some(rule.label))
+        })
     }
 }
 

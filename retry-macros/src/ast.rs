@@ -1,0 +1,240 @@
+//! Reading the function `#[retry]` is applied to: its kind, its result type,
+//! and how each argument reaches a second attempt.
+
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens as _;
+use syn::spanned::Spanned as _;
+use syn::visit_mut::VisitMut;
+use syn::{
+    Error, FnArg, GenericArgument, Ident, ItemFn, Pat, PathArguments, ReceiverKind, Result,
+    ReturnType, Type,
+};
+
+/// How an argument is made available to each attempt.
+pub(crate) enum ArgPlan {
+    /// A shared reference, `Copy`: used as is.
+    Shared,
+    /// `x: &mut T`: re-borrowed for each attempt (`let x = &mut *x;`) so
+    /// that an attempt that moves it does not move it for the next.
+    Reborrow { ident: Ident, mutable: bool },
+    /// Taken by value: cloned for each attempt into `pat`. `source` is the
+    /// parameter's name in the signature (the original name when the pattern
+    /// is a plain identifier, a generated one otherwise).
+    Clone { pat: Pat, source: Ident, ty: Type },
+    /// `_: T`: nothing to bind.
+    Ignored,
+}
+
+/// The receiver, for methods.
+pub(crate) enum ReceiverPlan {
+    /// `&self`, `&mut self`, `self: &Self`, ...: the body uses it as is
+    /// (`&mut self` is re-borrowed implicitly at each use).
+    Borrowed,
+    /// `self` or `mut self` (or `self: Box<Self>`...): cloned for each attempt
+    /// into a generated binding that the body's `self` is renamed to.
+    Owned { mutable: bool, ty_span: Span },
+}
+
+pub(crate) struct Function {
+    pub(crate) item: ItemFn,
+    pub(crate) is_async: bool,
+    /// The declared return type.
+    pub(crate) output: Type,
+    /// The span of the error type (`E` in `Result<T, E>`, else the return type).
+    pub(crate) error_span: Span,
+    pub(crate) receiver: Option<ReceiverPlan>,
+    pub(crate) args: Vec<ArgPlan>,
+}
+
+/// Parses the item. `Err` means it is not something `#[retry]` can apply to
+/// at all; the caller emits the tokens untouched beside the error.
+pub(crate) fn parse(item: TokenStream) -> Result<ItemFn> {
+    syn::parse2::<ItemFn>(item.clone()).map_err(|error| {
+        match syn::parse2::<syn::TraitItemFn>(item) {
+            Ok(declaration) => Error::new(
+                declaration.sig.span(),
+                "`#[retry]` needs the function's body: put it on the `impl`, not on the trait's declaration",
+            ),
+            Err(_) => Error::new(
+                error.span(),
+                "`#[retry]` applies to an `async fn` or `fn` returning `Result`",
+            ),
+        }
+    })
+}
+
+impl Function {
+    /// Reads the signature; every problem found is reported at its token.
+    pub(crate) fn new(mut item: ItemFn) -> std::result::Result<Self, (ItemFn, Error)> {
+        let mut errors: Option<Error> = None;
+        let mut fail = |error: Error| match &mut errors {
+            Some(errors) => errors.combine(error),
+            None => errors = Some(error),
+        };
+        if let Some(constness) = &item.sig.constness {
+            fail(Error::new(
+                constness.span(),
+                "`#[retry]` cannot apply to a `const fn`: it sleeps between attempts",
+            ));
+        }
+        if let Some(variadic) = &item.sig.variadic {
+            fail(Error::new(
+                variadic.span(),
+                "`#[retry]` cannot apply to a variadic function",
+            ));
+        }
+        let (output, error_span) = match result_type(&item.sig.output) {
+            Ok(found) => found,
+            Err(error) => {
+                fail(error);
+                (Type::Verbatim(TokenStream::new()), Span::call_site())
+            }
+        };
+
+        let receiver = item.sig.receiver().map(|receiver| match &receiver.kind {
+            ReceiverKind::Reference(..) => ReceiverPlan::Borrowed,
+            ReceiverKind::Typed(_, ty) if matches!(**ty, Type::Reference(_)) => {
+                ReceiverPlan::Borrowed
+            }
+            ReceiverKind::Typed(_, ty) => ReceiverPlan::Owned {
+                mutable: receiver.mutability.is_some(),
+                ty_span: ty.span(),
+            },
+            _ => ReceiverPlan::Owned {
+                mutable: receiver.mutability.is_some(),
+                ty_span: receiver.self_token.span(),
+            },
+        });
+
+        let mut args = Vec::new();
+        for (index, input) in item.sig.inputs.iter_mut().enumerate() {
+            let FnArg::Typed(typed) = input else { continue };
+            let ty = (*typed.ty).clone();
+            let plan = match (&mut *typed.pat, &ty) {
+                (Pat::Wild(_), _) => ArgPlan::Ignored,
+                (Pat::Ident(pat), Type::Reference(reference))
+                    if pat.by_ref.is_none()
+                        && pat.subpat.is_none()
+                        && reference.mutability.is_some() =>
+                {
+                    // `mut x: &mut T` rebinds per attempt too, so the signature's
+                    // `mut` would be unused.
+                    let mutable = pat.mutability.take().is_some();
+                    ArgPlan::Reborrow {
+                        ident: pat.ident.clone(),
+                        mutable,
+                    }
+                }
+                (Pat::Ident(pat), Type::Reference(_))
+                    if pat.by_ref.is_none() && pat.subpat.is_none() && pat.mutability.is_none() =>
+                {
+                    ArgPlan::Shared
+                }
+                (Pat::Ident(pat), _) if pat.by_ref.is_none() && pat.subpat.is_none() => {
+                    let binding = Pat::Ident(pat.clone());
+                    // The signature's copy is only read (to clone from), so
+                    // its `mut` would be unused.
+                    pat.mutability = None;
+                    ArgPlan::Clone {
+                        pat: binding,
+                        source: pat.ident.clone(),
+                        ty,
+                    }
+                }
+                (pat, _) => {
+                    let source = Ident::new(&format!("__retry_arg{index}"), Span::mixed_site());
+                    let binding = std::mem::replace(
+                        pat,
+                        Pat::Ident(syn::PatIdent {
+                            attrs: Vec::new(),
+                            by_ref: None,
+                            mutability: None,
+                            ident: source.clone(),
+                            subpat: None,
+                        }),
+                    );
+                    ArgPlan::Clone {
+                        pat: binding,
+                        source,
+                        ty,
+                    }
+                }
+            };
+            args.push(plan);
+        }
+
+        match errors {
+            Some(error) => Err((item, error)),
+            None => Ok(Function {
+                is_async: item.sig.asyncness.is_some(),
+                item,
+                output,
+                error_span,
+                receiver,
+                args,
+            }),
+        }
+    }
+}
+
+/// `ty` with each `impl Trait` replaced by `_`, so that it can annotate a
+/// `let` (where `impl Trait` is not allowed).
+pub(crate) fn infer_impl_trait(ty: &Type) -> Type {
+    struct Infer;
+    impl VisitMut for Infer {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if matches!(ty, Type::ImplTrait(_)) {
+                *ty = Type::Infer(syn::parse_quote_spanned!(ty.span()=> _));
+            } else {
+                syn::visit_mut::visit_type_mut(self, ty);
+            }
+        }
+    }
+    let mut ty = ty.clone();
+    Infer.visit_type_mut(&mut ty);
+    ty
+}
+
+/// The return type, if its last path segment is `Result` (so aliases such
+/// as `io::Result<T>` qualify), and the span of its error type.
+fn result_type(output: &ReturnType) -> Result<(Type, Span)> {
+    let ReturnType::Type(_, ty) = output else {
+        return Err(Error::new(
+            output.span(),
+            "`#[retry]` needs a function returning `Result`: only an `Err` can be classified and retried",
+        ));
+    };
+    let mut inner: &Type = ty;
+    while let Type::Group(group) = inner {
+        inner = &group.elem;
+    }
+    let Type::Path(path) = inner else {
+        return Err(not_result(ty));
+    };
+    let Some(last) = path.path.segments.last() else {
+        return Err(not_result(ty));
+    };
+    if path.qself.is_some() || last.ident != "Result" {
+        return Err(not_result(ty));
+    }
+    let error_span = match &last.arguments {
+        PathArguments::AngleBracketed(arguments) => arguments
+            .args
+            .iter()
+            .filter(|argument| matches!(argument, GenericArgument::Type(_)))
+            .nth(1)
+            .map_or_else(|| ty.span(), |error| error.span()),
+        _ => ty.span(),
+    };
+    Ok(((**ty).clone(), error_span))
+}
+
+fn not_result(ty: &Type) -> Error {
+    Error::new(
+        ty.span(),
+        format!(
+            "`#[retry]` needs a function returning `Result`, not `{}`: only an `Err` can be classified and retried",
+            ty.to_token_stream()
+        ),
+    )
+}
