@@ -32,7 +32,11 @@ pub(crate) enum ReceiverPlan {
     Borrowed,
     /// `self` or `mut self` (or `self: Box<Self>`...): cloned for each attempt
     /// into a generated binding that the body's `self` is renamed to.
-    Owned { mutable: bool, ty_span: Span },
+    Owned {
+        mutable: bool,
+        ty_span: Span,
+        self_token: syn::Token![self],
+    },
 }
 
 pub(crate) struct Function {
@@ -99,10 +103,12 @@ impl Function {
             ReceiverKind::Typed(_, ty) => ReceiverPlan::Owned {
                 mutable: receiver.mutability.is_some(),
                 ty_span: ty.span(),
+                self_token: receiver.self_token,
             },
             _ => ReceiverPlan::Owned {
                 mutable: receiver.mutability.is_some(),
                 ty_span: receiver.self_token.span(),
+                self_token: receiver.self_token,
             },
         });
 
@@ -142,7 +148,7 @@ impl Function {
                     }
                 }
                 (pat, _) => {
-                    let source = Ident::new(&format!("__retry_arg{index}"), Span::mixed_site());
+                    let source = Ident::new(&format!("__retry_arg{index}"), Span::call_site());
                     let binding = std::mem::replace(
                         pat,
                         Pat::Ident(syn::PatIdent {

@@ -262,12 +262,21 @@ fn expand(config: &Config, function: Function) -> TokenStream {
         let ident = &attempt.value;
         bindings.extend(quote_spanned!(mixed=> let #ident: u32 = #engine.attempt();));
     }
-    if let Some(ReceiverPlan::Owned { mutable, ty_span }) = receiver {
+    if let Some(ReceiverPlan::Owned {
+        mutable,
+        ty_span,
+        self_token,
+    }) = receiver
+    {
         let renamed = Ident::new("__retry_self", mixed);
         body::rename_self(&mut item.block, &renamed);
         let mutability = mutable.then(|| quote!(mut));
-        let clone = respan(quote!(#rt::ArgClone::clone_for_attempt), ty_span);
-        bindings.extend(quote_spanned!(mixed=> let #mutability #renamed = #clone(&self);));
+        // `self` keeps the signature's span: it is hygienic like a local.
+        let clone = respan(
+            quote!(#rt::ArgClone::clone_for_attempt(&#self_token)),
+            ty_span,
+        );
+        bindings.extend(quote_spanned!(mixed=> let #mutability #renamed = #clone;));
     }
     let mut by_value = false;
     for plan in &args {
@@ -279,8 +288,13 @@ fn expand(config: &Config, function: Function) -> TokenStream {
             }
             ArgPlan::Clone { pat, source, ty } => {
                 by_value = true;
-                let clone = respan(quote!(#rt::ArgClone::clone_for_attempt), ty.span());
-                bindings.extend(quote_spanned!(mixed=> let #pat = #clone(&#source);));
+                // The whole call carries the argument's span, so a missing
+                // `Clone` is reported there.
+                let clone = respan(
+                    quote!(#rt::ArgClone::clone_for_attempt(&#source)),
+                    ty.span(),
+                );
+                bindings.extend(quote_spanned!(mixed=> let #pat = #clone;));
             }
         }
     }

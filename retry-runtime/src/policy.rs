@@ -114,23 +114,36 @@ impl fmt::Display for Jitter {
 /// every delay even when it is below `base`, `Permanent` in `on` is never
 /// retried, and a zero `deadline` or `attempt_timeout` stops at the first
 /// failure or times out every attempt at once.
+///
+/// # Serde
+///
+/// With the `serde` feature, a policy serializes with durations as strings
+/// (`{"max_attempts":3,"base":"250ms",...}`) and deserializes from the same
+/// form: missing fields take their defaults, unknown fields are an error,
+/// and the result is [validated](RetryPolicy::validate).
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "serde_policy::Fields"))]
 #[non_exhaustive]
 pub struct RetryPolicy {
     /// At most this many attempts in all (`1` disables retries).
     pub max_attempts: u32,
     /// The delay before the first retry.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration"))]
     pub base: Duration,
     /// The multiplier applied to the delay for each further retry (`>= 1`).
     pub factor: f64,
     /// The cap on any single delay.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration"))]
     pub max_delay: Duration,
     /// How each delay is randomised.
     pub jitter: Jitter,
     /// The total time budget from the start of the first attempt: a sleep
     /// that would end past it is not started.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration::option"))]
     pub deadline: Option<Duration>,
     /// A limit on each attempt; a timed-out attempt is [`Class::Ambiguous`].
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration::option"))]
     pub attempt_timeout: Option<Duration>,
     /// The classes of failure that are retried.
     pub on: ClassSet,
@@ -493,6 +506,69 @@ impl RetryPolicy {
             self.base = value.parse().map_or(self.base, Duration::from_millis);
         }
         (self, errors)
+    }
+}
+
+#[cfg(feature = "serde")]
+mod serde_policy {
+    use std::time::Duration;
+
+    use super::{ClassSet, Jitter, PolicyError, RetryPolicy};
+
+    /// The deserialized form, checked before it becomes a policy.
+    #[derive(serde::Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    pub(super) struct Fields {
+        max_attempts: u32,
+        #[serde(with = "crate::serde_duration")]
+        base: Duration,
+        factor: f64,
+        #[serde(with = "crate::serde_duration")]
+        max_delay: Duration,
+        jitter: Jitter,
+        #[serde(with = "crate::serde_duration::option")]
+        deadline: Option<Duration>,
+        #[serde(with = "crate::serde_duration::option")]
+        attempt_timeout: Option<Duration>,
+        on: ClassSet,
+        seed: Option<u64>,
+    }
+
+    impl Default for Fields {
+        fn default() -> Self {
+            let policy = RetryPolicy::new();
+            Fields {
+                max_attempts: policy.max_attempts,
+                base: policy.base,
+                factor: policy.factor,
+                max_delay: policy.max_delay,
+                jitter: policy.jitter,
+                deadline: policy.deadline,
+                attempt_timeout: policy.attempt_timeout,
+                on: policy.on,
+                seed: policy.seed,
+            }
+        }
+    }
+
+    impl TryFrom<Fields> for RetryPolicy {
+        type Error = PolicyError;
+
+        fn try_from(fields: Fields) -> Result<Self, PolicyError> {
+            let policy = RetryPolicy {
+                max_attempts: fields.max_attempts,
+                base: fields.base,
+                factor: fields.factor,
+                max_delay: fields.max_delay,
+                jitter: fields.jitter,
+                deadline: fields.deadline,
+                attempt_timeout: fields.attempt_timeout,
+                on: fields.on,
+                seed: fields.seed,
+            };
+            policy.validate()?;
+            Ok(policy)
+        }
     }
 }
 
