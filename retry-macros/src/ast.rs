@@ -20,7 +20,11 @@ pub(crate) enum ArgPlan {
     /// Taken by value: cloned for each attempt into `pat`. `source` is the
     /// parameter's name in the signature (the original name when the pattern
     /// is a plain identifier, a generated one otherwise).
-    Clone { pat: Pat, source: Ident, ty: Type },
+    Clone {
+        pat: Box<Pat>,
+        source: Ident,
+        ty: Box<Type>,
+    },
     /// `_: T`: nothing to bind.
     Ignored,
 }
@@ -69,7 +73,7 @@ pub(crate) fn parse(item: TokenStream) -> Result<ItemFn> {
 
 impl Function {
     /// Reads the signature; every problem found is reported at its token.
-    pub(crate) fn new(mut item: ItemFn) -> std::result::Result<Self, (ItemFn, Error)> {
+    pub(crate) fn new(mut item: ItemFn) -> Result<Self> {
         let mut errors: Option<Error> = None;
         let mut fail = |error: Error| match &mut errors {
             Some(errors) => errors.combine(error),
@@ -95,82 +99,20 @@ impl Function {
             }
         };
 
-        let receiver = item.sig.receiver().map(|receiver| match &receiver.kind {
-            ReceiverKind::Reference(..) => ReceiverPlan::Borrowed,
-            ReceiverKind::Typed(_, ty) if matches!(**ty, Type::Reference(_)) => {
-                ReceiverPlan::Borrowed
-            }
-            ReceiverKind::Typed(_, ty) => ReceiverPlan::Owned {
-                mutable: receiver.mutability.is_some(),
-                ty_span: ty.span(),
-                self_token: receiver.self_token,
-            },
-            _ => ReceiverPlan::Owned {
-                mutable: receiver.mutability.is_some(),
-                ty_span: receiver.self_token.span(),
-                self_token: receiver.self_token,
-            },
-        });
-
-        let mut args = Vec::new();
-        for (index, input) in item.sig.inputs.iter_mut().enumerate() {
-            let FnArg::Typed(typed) = input else { continue };
-            let ty = (*typed.ty).clone();
-            let plan = match (&mut *typed.pat, &ty) {
-                (Pat::Wild(_), _) => ArgPlan::Ignored,
-                (Pat::Ident(pat), Type::Reference(reference))
-                    if pat.by_ref.is_none()
-                        && pat.subpat.is_none()
-                        && reference.mutability.is_some() =>
-                {
-                    // `mut x: &mut T` rebinds per attempt too, so the signature's
-                    // `mut` would be unused.
-                    let mutable = pat.mutability.take().is_some();
-                    ArgPlan::Reborrow {
-                        ident: pat.ident.clone(),
-                        mutable,
-                    }
-                }
-                (Pat::Ident(pat), Type::Reference(_))
-                    if pat.by_ref.is_none() && pat.subpat.is_none() && pat.mutability.is_none() =>
-                {
-                    ArgPlan::Shared
-                }
-                (Pat::Ident(pat), _) if pat.by_ref.is_none() && pat.subpat.is_none() => {
-                    let binding = Pat::Ident(pat.clone());
-                    // The signature's copy is only read (to clone from), so
-                    // its `mut` would be unused.
-                    pat.mutability = None;
-                    ArgPlan::Clone {
-                        pat: binding,
-                        source: pat.ident.clone(),
-                        ty,
-                    }
-                }
-                (pat, _) => {
-                    let source = Ident::new(&format!("__retry_arg{index}"), Span::call_site());
-                    let binding = std::mem::replace(
-                        pat,
-                        Pat::Ident(syn::PatIdent {
-                            attrs: Vec::new(),
-                            by_ref: None,
-                            mutability: None,
-                            ident: source.clone(),
-                            subpat: None,
-                        }),
-                    );
-                    ArgPlan::Clone {
-                        pat: binding,
-                        source,
-                        ty,
-                    }
-                }
-            };
-            args.push(plan);
-        }
+        let receiver = item.sig.receiver().map(receiver_plan);
+        let args = item
+            .sig
+            .inputs
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(index, input)| match input {
+                FnArg::Typed(typed) => Some(arg_plan(index, typed)),
+                FnArg::Receiver(_) => None,
+            })
+            .collect();
 
         match errors {
-            Some(error) => Err((item, error)),
+            Some(error) => Err(error),
             None => Ok(Function {
                 is_async: item.sig.asyncness.is_some(),
                 item,
@@ -179,6 +121,74 @@ impl Function {
                 receiver,
                 args,
             }),
+        }
+    }
+}
+
+fn receiver_plan(receiver: &syn::Receiver) -> ReceiverPlan {
+    let owned = |ty_span| ReceiverPlan::Owned {
+        mutable: receiver.mutability.is_some(),
+        ty_span,
+        self_token: receiver.self_token,
+    };
+    match &receiver.kind {
+        ReceiverKind::Reference(..) => ReceiverPlan::Borrowed,
+        ReceiverKind::Typed(_, ty) if matches!(**ty, Type::Reference(_)) => ReceiverPlan::Borrowed,
+        ReceiverKind::Typed(_, ty) => owned(ty.span()),
+        _ => owned(receiver.self_token.span()),
+    }
+}
+
+/// Decides how argument `index` reaches each attempt, adjusting its
+/// pattern in the signature where the per-attempt binding takes over.
+fn arg_plan(index: usize, typed: &mut syn::PatType) -> ArgPlan {
+    let ty = (*typed.ty).clone();
+    match (&mut *typed.pat, &ty) {
+        (Pat::Wild(_), _) => ArgPlan::Ignored,
+        (Pat::Ident(pat), Type::Reference(reference))
+            if pat.by_ref.is_none() && pat.subpat.is_none() && reference.mutability.is_some() =>
+        {
+            // `mut x: &mut T` rebinds per attempt too, so the signature's
+            // `mut` would be unused.
+            let mutable = pat.mutability.take().is_some();
+            ArgPlan::Reborrow {
+                ident: pat.ident.clone(),
+                mutable,
+            }
+        }
+        (Pat::Ident(pat), Type::Reference(_))
+            if pat.by_ref.is_none() && pat.subpat.is_none() && pat.mutability.is_none() =>
+        {
+            ArgPlan::Shared
+        }
+        (Pat::Ident(pat), _) if pat.by_ref.is_none() && pat.subpat.is_none() => {
+            let binding = Pat::Ident(pat.clone());
+            // The signature's copy is only read (to clone from), so its
+            // `mut` would be unused.
+            pat.mutability = None;
+            ArgPlan::Clone {
+                pat: Box::new(binding),
+                source: pat.ident.clone(),
+                ty: Box::new(ty),
+            }
+        }
+        (pat, _) => {
+            let source = Ident::new(&format!("__retry_arg{index}"), Span::call_site());
+            let binding = std::mem::replace(
+                pat,
+                Pat::Ident(syn::PatIdent {
+                    attrs: Vec::new(),
+                    by_ref: None,
+                    mutability: None,
+                    ident: source.clone(),
+                    subpat: None,
+                }),
+            );
+            ArgPlan::Clone {
+                pat: Box::new(binding),
+                source,
+                ty: Box::new(ty),
+            }
         }
     }
 }
@@ -229,7 +239,7 @@ fn result_type(output: &ReturnType) -> Result<(Type, Span)> {
             .iter()
             .filter(|argument| matches!(argument, GenericArgument::Type(_)))
             .nth(1)
-            .map_or_else(|| ty.span(), |error| error.span()),
+            .map_or_else(|| ty.span(), syn::spanned::Spanned::span),
         _ => ty.span(),
     };
     Ok(((**ty).clone(), error_span))

@@ -178,7 +178,7 @@ impl Config {
             "on" => once(&mut self.on, key, classes(&value)?),
             "classify" => once(&mut self.classify, key, value),
             "attempt" => once(&mut self.attempt, key, identifier(&value)?),
-            "env" => once(&mut self.env, key, prefix(value)?),
+            "env" => once(&mut self.env, key, prefix(&value)?),
             "policy" => once(&mut self.policy, key, value),
             "budget" => once(&mut self.budget, key, value),
             "notify" => once(&mut self.notify, key, value),
@@ -377,8 +377,8 @@ fn identifier(value: &Expr) -> Result<Ident> {
     }
 }
 
-fn prefix(value: Expr) -> Result<LitStr> {
-    match literal(&value) {
+fn prefix(value: &Expr) -> Result<LitStr> {
+    match literal(value) {
         Some(Lit::Str(text)) if text.value().is_empty() => Err(Error::new(
             text.span(),
             "empty prefix; write the variables' common prefix, e.g. `env = \"COMPUTE_INSTANCE_CREATE\"`",

@@ -5,7 +5,7 @@
 //! labelled block and each becomes a `break` out of it:
 //!
 //! ```text
-//! expr?          =>  match expr { Ok(v) => v, Err(e) => break 'attempt Err(From::from(e)) }
+//! expr?          =>  match expr { Ok(v) => v, Err(e) => break 'attempt Err(e.into()) }
 //! return value   =>  break 'attempt value
 //! ```
 //!
@@ -122,12 +122,14 @@ impl<'ast> Visit<'ast> for Scan {
 }
 
 /// Rewrites `?` and `return` into breaks out of `label`.
-pub(crate) fn inline(block: &mut Block, label: &Lifetime) {
-    Inline { label }.visit_block_mut(block);
+pub(crate) fn inline(block: &mut Block, label: &Lifetime, rt: &TokenStream) {
+    Inline { label, rt }.visit_block_mut(block);
 }
 
 struct Inline<'a> {
     label: &'a Lifetime,
+    /// The runtime's private module, for the error conversion.
+    rt: &'a TokenStream,
 }
 
 impl VisitMut for Inline<'_> {
@@ -136,13 +138,15 @@ impl VisitMut for Inline<'_> {
             Expr::Closure(_) | Expr::Async(_) | Expr::Const(_) => {}
             Expr::Try(tried) => {
                 self.visit_expr_mut(&mut tried.expr);
-                let (inner, label) = (&tried.expr, self.label);
+                let (inner, label, rt) = (&tried.expr, self.label, self.rt);
                 let span = tried.question_token.span();
+                // `rt::err_into` rather than `From::from`, which lints would
+                // call useless where the error types already match.
                 *expr = Expr::Verbatim(quote_spanned! {span=>
                     match #inner {
                         ::core::result::Result::Ok(__retry_ok) => __retry_ok,
                         ::core::result::Result::Err(__retry_err) => {
-                            break #label ::core::result::Result::Err(::core::convert::From::from(__retry_err))
+                            break #label ::core::result::Result::Err(#rt::err_into(__retry_err))
                         }
                     }
                 });

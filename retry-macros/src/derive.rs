@@ -50,22 +50,24 @@ struct Spec {
 fn kind(word: &Ident, allowed: &[&str]) -> Result<Kind> {
     let text = word.to_string();
     let kind = match text.as_str() {
-        "transient" => Kind::Transient,
-        "ambiguous" => Kind::Ambiguous,
-        "permanent" => Kind::Permanent,
-        "transparent" => Kind::Transparent,
-        _ => Kind::Permanent,
+        "transient" => Some(Kind::Transient),
+        "ambiguous" => Some(Kind::Ambiguous),
+        "permanent" => Some(Kind::Permanent),
+        "transparent" => Some(Kind::Transparent),
+        _ => None,
     };
-    if allowed.contains(&text.as_str()) {
-        return Ok(kind);
+    match kind {
+        Some(kind) if allowed.contains(&text.as_str()) => Ok(kind),
+        _ => {
+            let near = nearest(&text, allowed)
+                .map(|near| format!("did you mean `{near}`? "))
+                .unwrap_or_default();
+            Err(Error::new(
+                word.span(),
+                format!("unknown class `{text}`; {near}expected {}", one_of(allowed)),
+            ))
+        }
     }
-    let near = nearest(&text, allowed)
-        .map(|near| format!("did you mean `{near}`? "))
-        .unwrap_or_default();
-    Err(Error::new(
-        word.span(),
-        format!("unknown class `{text}`; {near}expected {}", one_of(allowed)),
-    ))
 }
 
 /// Reads every `#[classify(..)]` on an item, refusing repeats.
@@ -167,10 +169,10 @@ pub(crate) fn expand(input: &DeriveInput) -> Result<TokenStream> {
                 add(spec(&variant.attrs, false).and_then(|spec| {
                     arm(
                         &krate,
-                        quote!(Self::#ident),
+                        &quote!(Self::#ident),
                         ident,
                         &variant.fields,
-                        spec,
+                        &spec,
                         &container,
                     )
                 }));
@@ -183,10 +185,10 @@ pub(crate) fn expand(input: &DeriveInput) -> Result<TokenStream> {
             }
             add(arm(
                 &krate,
-                quote!(Self),
+                &quote!(Self),
                 &input.ident,
                 &data.fields,
-                own,
+                &own,
                 &Spec::default(),
             ));
         }
@@ -201,6 +203,18 @@ pub(crate) fn expand(input: &DeriveInput) -> Result<TokenStream> {
         return Err(errors);
     }
 
+    Ok(implementation(input, &krate, &arms, transparent_types))
+}
+
+/// The `impl Classify` with one `match` per method over `arms`; a
+/// transparent field whose type mentions a type parameter gets a
+/// `Classify` bound.
+fn implementation(
+    input: &DeriveInput,
+    krate: &TokenStream,
+    arms: &[Arm],
+    transparent_types: Vec<syn::Type>,
+) -> TokenStream {
     let name = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let mut where_clause = where_clause
@@ -223,7 +237,7 @@ pub(crate) fn expand(input: &DeriveInput) -> Result<TokenStream> {
     let hints = arms.iter().map(|arm| &arm.retry_after);
     let labels = arms.iter().map(|arm| &arm.label);
     let no_variants = arms.is_empty().then(|| quote!(_ => match *self {}));
-    Ok(quote! {
+    quote! {
         #[automatically_derived]
         impl #impl_generics #krate::Classify for #name #ty_generics #where_clause {
             fn classify(&self) -> #krate::Class {
@@ -248,7 +262,7 @@ pub(crate) fn expand(input: &DeriveInput) -> Result<TokenStream> {
                 }
             }
         }
-    })
+    }
 }
 
 fn mentions(tokens: TokenStream, params: &[String]) -> bool {
@@ -272,10 +286,10 @@ fn member(fields: &Fields, name: &Ident) -> Option<Member> {
 
 fn arm(
     krate: &TokenStream,
-    path: TokenStream,
+    path: &TokenStream,
     ident: &Ident,
     fields: &Fields,
-    spec: Spec,
+    spec: &Spec,
     container: &Spec,
 ) -> Result<(Arm, Option<syn::Type>)> {
     let Some((kind, kind_span)) = spec.kind.or(container.default) else {

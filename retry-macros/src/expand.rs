@@ -70,7 +70,7 @@ pub(crate) fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
     let original = item.clone();
     let function = match Function::new(item) {
         Ok(function) => function,
-        Err((_, error)) => return fallback(original, &config, combine(errors, error)),
+        Err(error) => return fallback(original, &config, combine(errors, error)),
     };
     if let Err(error) = valid::check(&config, &function) {
         errors = Some(combine(errors, error));
@@ -202,89 +202,104 @@ fn policy(config: &Config, krate: &TokenStream, rt: &TokenStream) -> TokenStream
     quote!(#rt::checked(#policy))
 }
 
-fn expand(config: &Config, function: Function) -> TokenStream {
-    let krate = config.krate.as_ref().map_or_else(
-        || quote!(::retry_runtime),
-        |krate| krate.value.to_token_stream(),
-    );
-    let rt = quote!(#krate::__private);
-    let mixed = Span::mixed_site();
-    let engine = Ident::new("__retry_engine", mixed);
-    let result = Ident::new("__retry_result", mixed);
-    let timed_out = Ident::new("__retry_timed_out", mixed);
-    let error = Ident::new("__retry_error", mixed);
-    let value = Ident::new("__retry_value", mixed);
-    let delay = Ident::new("__retry_delay", mixed);
-    let label = Lifetime::new("'__retry_attempt", mixed);
+/// The names generated code uses: runtime paths and hygienic locals.
+struct Names {
+    krate: TokenStream,
+    rt: TokenStream,
+    mixed: Span,
+    engine: Ident,
+    result: Ident,
+    timed_out: Ident,
+    error: Ident,
+    value: Ident,
+    delay: Ident,
+    label: Lifetime,
+}
 
-    let Function {
-        mut item,
-        is_async,
-        output,
-        error_span,
-        receiver,
-        args,
-    } = function;
-    let output_let = ast::infer_impl_trait(&output);
-    let name = item.sig.ident.to_string();
+impl Names {
+    fn new(config: &Config) -> Self {
+        let krate = config.krate.as_ref().map_or_else(
+            || quote!(::retry_runtime),
+            |krate| krate.value.to_token_stream(),
+        );
+        let mixed = Span::mixed_site();
+        Names {
+            rt: quote!(#krate::__private),
+            krate,
+            mixed,
+            engine: Ident::new("__retry_engine", mixed),
+            result: Ident::new("__retry_result", mixed),
+            timed_out: Ident::new("__retry_timed_out", mixed),
+            error: Ident::new("__retry_error", mixed),
+            value: Ident::new("__retry_value", mixed),
+            delay: Ident::new("__retry_delay", mixed),
+            label: Lifetime::new("'__retry_attempt", mixed),
+        }
+    }
+}
 
-    // The policy: a constant built from the keys, a run-time value, or the
-    // constant with environment overrides.
-    let clock = if is_async { quote!(Tokio) } else { quote!(Std) };
-    let mut items = TokenStream::new();
-    let source = if let Some(policy) = &config.policy {
+/// The items the loop needs (the constant policy, the environment's
+/// `static`), and the expression giving the engine its policy.
+fn policy_source(config: &Config, names: &Names) -> (TokenStream, TokenStream) {
+    let Names {
+        krate, rt, mixed, ..
+    } = names;
+    if let Some(policy) = &config.policy {
         let expr = &policy.value;
         let annotated = respan(quote!(#krate::RetryPolicy), expr.span());
-        quote!({ let __retry_policy: #annotated = #expr; __retry_policy })
+        return (
+            TokenStream::new(),
+            quote!({ let __retry_policy: #annotated = #expr; __retry_policy }),
+        );
+    }
+    let compiled = policy(config, krate, rt);
+    let mut items = quote_spanned!(*mixed=> const __RETRY_POLICY: #krate::RetryPolicy = #compiled;);
+    let source = if let Some(env) = &config.env {
+        let prefix = &env.value;
+        items.extend(quote_spanned!(*mixed=>
+            static __RETRY_ENV: #rt::EnvPolicy = #rt::EnvPolicy::new(#prefix, __RETRY_POLICY);
+        ));
+        quote_spanned!(*mixed=> __RETRY_ENV.source())
     } else {
-        let compiled = policy(config, &krate, &rt);
-        items
-            .extend(quote_spanned!(mixed=> const __RETRY_POLICY: #krate::RetryPolicy = #compiled;));
-        if let Some(env) = &config.env {
-            let prefix = &env.value;
-            items.extend(quote_spanned!(mixed=>
-                static __RETRY_ENV: #rt::EnvPolicy = #rt::EnvPolicy::new(#prefix, __RETRY_POLICY);
-            ));
-            quote_spanned!(mixed=> __RETRY_ENV.source())
-        } else {
-            quote_spanned!(mixed=> &__RETRY_POLICY)
-        }
+        quote_spanned!(*mixed=> &__RETRY_POLICY)
     };
-    let budget = config.budget.as_ref().map(|budget| {
-        let expr = &budget.value;
-        quote_spanned!(mixed=> .with_budget(::core::option::Option::Some(#expr)))
-    });
-    let enforces_timeout = config.timeout.is_some();
+    (items, source)
+}
 
-    // Per attempt: the attempt number, then each argument the body may consume.
+/// Per attempt: the attempt number, then each argument the body may
+/// consume. Returns the bindings and whether any argument is by value.
+fn bindings(config: &Config, function: &mut Function, names: &Names) -> (TokenStream, bool) {
+    let Names {
+        rt, mixed, engine, ..
+    } = names;
     let mut bindings = TokenStream::new();
     if let Some(attempt) = &config.attempt {
         let ident = &attempt.value;
-        bindings.extend(quote_spanned!(mixed=> let #ident: u32 = #engine.attempt();));
+        bindings.extend(quote_spanned!(*mixed=> let #ident: u32 = #engine.attempt();));
     }
     if let Some(ReceiverPlan::Owned {
         mutable,
         ty_span,
         self_token,
-    }) = receiver
+    }) = &function.receiver
     {
-        let renamed = Ident::new("__retry_self", mixed);
-        body::rename_self(&mut item.block, &renamed);
+        let renamed = Ident::new("__retry_self", *mixed);
+        body::rename_self(&mut function.item.block, &renamed);
         let mutability = mutable.then(|| quote!(mut));
         // `self` keeps the signature's span: it is hygienic like a local.
         let clone = respan(
             quote!(#rt::ArgClone::clone_for_attempt(&#self_token)),
-            ty_span,
+            *ty_span,
         );
-        bindings.extend(quote_spanned!(mixed=> let #mutability #renamed = #clone;));
+        bindings.extend(quote_spanned!(*mixed=> let #mutability #renamed = #clone;));
     }
     let mut by_value = false;
-    for plan in &args {
+    for plan in &function.args {
         match plan {
             ArgPlan::Shared | ArgPlan::Ignored => {}
             ArgPlan::Reborrow { ident, mutable } => {
                 let mutability = mutable.then(|| quote!(mut));
-                bindings.extend(quote_spanned!(mixed=> let #mutability #ident = &mut *#ident;));
+                bindings.extend(quote_spanned!(*mixed=> let #mutability #ident = &mut *#ident;));
             }
             ArgPlan::Clone { pat, source, ty } => {
                 by_value = true;
@@ -294,28 +309,41 @@ fn expand(config: &Config, function: Function) -> TokenStream {
                     quote!(#rt::ArgClone::clone_for_attempt(&#source)),
                     ty.span(),
                 );
-                bindings.extend(quote_spanned!(mixed=> let #pat = #clone;));
+                bindings.extend(quote_spanned!(*mixed=> let #pat = #clone;));
             }
         }
     }
+    (bindings, by_value)
+}
 
-    // The attempt itself.
-    let stmts = &item.block.stmts;
-    let fake_return = quote_spanned! {mixed=>
+/// The attempt itself, binding its result (and, with a timeout, whether it
+/// timed out).
+fn attempt(config: &Config, function: &Function, names: &Names) -> TokenStream {
+    let Names {
+        rt,
+        mixed,
+        result,
+        timed_out,
+        label,
+        ..
+    } = names;
+    let output = ast::infer_impl_trait(&function.output);
+    let stmts = &function.item.block.stmts;
+    let fake_return = quote_spanned! {*mixed=>
         #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop, clippy::unreachable)]
         if false {
-            let __retry_fake: #output_let = loop {};
+            let __retry_fake: #output = loop {};
             return __retry_fake;
         }
     };
-    let attempt = if let Some(timeout) = &config.timeout {
-        let after = duration(&timeout.value, &rt);
+    if let Some(timeout) = &config.timeout {
+        let after = duration(&timeout.value, rt);
         let from = respan(
             quote!(#rt::FromTimedOut::from_timed_out),
             timeout.key.span(),
         );
-        quote_spanned! {mixed=>
-            let (#result, #timed_out): (#output_let, bool) =
+        quote_spanned! {*mixed=>
+            let (#result, #timed_out): (#output, bool) =
                 match #rt::timeout(#after, async { #fake_return #(#stmts)* }).await {
                     ::core::result::Result::Ok(#result) => (#result, false),
                     ::core::result::Result::Err(#timed_out) => {
@@ -323,49 +351,87 @@ fn expand(config: &Config, function: Function) -> TokenStream {
                     }
                 };
         }
-    } else if body::can_inline(&item.block) {
-        let mut block = (*item.block).clone();
-        body::inline(&mut block, &label);
-        quote_spanned!(mixed=> let #result: #output_let = #label: #block;)
-    } else if is_async {
-        quote_spanned!(mixed=> let #result: #output_let = async { #fake_return #(#stmts)* }.await;)
+    } else if body::can_inline(&function.item.block) {
+        let mut block = (*function.item.block).clone();
+        body::inline(&mut block, label, rt);
+        quote_spanned!(*mixed=> let #result: #output = #label: #block;)
+    } else if function.is_async {
+        quote_spanned!(*mixed=> let #result: #output = async { #fake_return #(#stmts)* }.await;)
     } else {
-        quote_spanned! {mixed=>
+        quote_spanned! {*mixed=>
             #[allow(clippy::redundant_closure_call)]
-            let #result: #output_let = (|| -> #output_let { #(#stmts)* })();
+            let #result: #output = (|| -> #output { #(#stmts)* })();
         }
-    };
+    }
+}
 
-    let classified = match &config.classify {
-        Some(classify) => {
-            let path = &classify.value;
-            let of = respan(quote!(#rt::Verdict::of), path.span());
-            quote!(#of((#path)(&#error)))
-        }
-        None => {
-            let by_trait = respan(quote!(#rt::by_trait), error_span);
-            quote!(#by_trait(&#error))
-        }
+/// What is known about a failure: the classifier's verdict, or Ambiguous
+/// for a timeout.
+fn verdict(config: &Config, function: &Function, names: &Names) -> TokenStream {
+    let Names {
+        rt,
+        mixed,
+        error,
+        timed_out,
+        ..
+    } = names;
+    let classified = if let Some(classify) = &config.classify {
+        let path = &classify.value;
+        let of = respan(quote!(#rt::Verdict::of), path.span());
+        quote!(#of((#path)(&#error)))
+    } else {
+        let by_trait = respan(quote!(#rt::by_trait), function.error_span);
+        quote!(#by_trait(&#error))
     };
-    let verdict = if config.timeout.is_some() {
-        quote_spanned!(mixed=> if #timed_out { #rt::Verdict::TIMED_OUT } else { #classified })
+    if config.timeout.is_some() {
+        quote_spanned!(*mixed=> if #timed_out { #rt::Verdict::TIMED_OUT } else { #classified })
     } else {
         classified
+    }
+}
+
+fn expand(config: &Config, mut function: Function) -> TokenStream {
+    let names = Names::new(config);
+    let (items, source) = policy_source(config, &names);
+    let (bindings, by_value) = bindings(config, &mut function, &names);
+    let attempt = attempt(config, &function, &names);
+    let verdict = verdict(config, &function, &names);
+    let Names {
+        rt,
+        mixed,
+        engine,
+        result,
+        error,
+        value,
+        delay,
+        ..
+    } = &names;
+
+    let name = function.item.sig.ident.to_string();
+    let clock = if function.is_async {
+        quote!(Tokio)
+    } else {
+        quote!(Std)
     };
-    let notify = match &config.notify {
-        Some(notify) => {
+    let budget = config.budget.as_ref().map(|budget| {
+        let expr = &budget.value;
+        quote_spanned!(*mixed=> .with_budget(::core::option::Option::Some(#expr)))
+    });
+    let enforces_timeout = config.timeout.is_some();
+    let notify = config.notify.as_ref().map_or_else(
+        || quote!(::core::option::Option::None),
+        |notify| {
             let path = &notify.value;
             quote!(::core::option::Option::Some(#path))
-        }
-        None => quote!(::core::option::Option::None),
-    };
-    let sleep = if is_async {
-        quote_spanned!(mixed=> #rt::sleep(#delay).await;)
+        },
+    );
+    let sleep = if function.is_async {
+        quote_spanned!(*mixed=> #rt::sleep(#delay).await;)
     } else {
-        quote_spanned!(mixed=> #rt::sleep_blocking(#delay);)
+        quote_spanned!(*mixed=> #rt::sleep_blocking(#delay);)
     };
 
-    let body = quote_spanned! {mixed=>
+    let body = quote_spanned! {*mixed=>
         #items
         let mut #engine = #rt::Engine::new(#source, #rt::Clock::#clock) #budget;
         #engine.begin(#name, false, #enforces_timeout);
@@ -392,7 +458,7 @@ fn expand(config: &Config, function: Function) -> TokenStream {
 
     let ItemFn {
         attrs, vis, sig, ..
-    } = &item;
+    } = &function.item;
     // Clippy would blame the signature for what the rewrite does: by-value
     // arguments are now only borrowed (to clone them per attempt).
     let allow = by_value.then(|| quote!(#[allow(clippy::needless_pass_by_value)]));

@@ -73,6 +73,12 @@ pub fn failed<S: Source, E: Display>(
     }
 }
 
+/// The error conversion of a rewritten `?`.
+#[inline]
+pub fn err_into<F, E: From<F>>(error: F) -> E {
+    E::from(error)
+}
+
 /// Sleeps between attempts; a zero delay does not touch the timer.
 pub async fn sleep(delay: Duration) {
     if !delay.is_zero() {

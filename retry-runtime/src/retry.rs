@@ -625,48 +625,21 @@ where
                     };
                     // Dropping the attempt cancels one that timed out.
                     this.attempt.set(None);
-                    let (class, retry_after, label) = if timed_out {
-                        (Class::Ambiguous, None, Some("timeout"))
-                    } else {
-                        let classifier = &*this.classifier;
-                        (
-                            classifier.classify(&error),
-                            classifier.retry_after(&error),
-                            classifier.label(&error),
-                        )
-                    };
-                    let attempt = this.engine.attempt();
-                    let step = this
-                        .engine
-                        .failed(this.function, class, retry_after, &error);
-                    let delay = match step {
-                        Step::Retry(delay) => Some(delay),
-                        Step::Stop(_) => None,
-                    };
-                    recorder.failure(|| AttemptRecord {
-                        attempt,
-                        at: SystemTime::now(),
-                        elapsed: this.engine.elapsed(),
-                        class,
-                        label: label.map(str::to_owned),
-                        error: error.to_string(),
-                        delay,
-                    });
+                    let step = judge(
+                        this.engine,
+                        &*this.classifier,
+                        this.notify,
+                        this.function,
+                        recorder,
+                        &error,
+                        timed_out,
+                    );
                     match step {
                         Step::Stop(reason) => {
                             *this.phase = Phase::Done;
                             return Poll::Ready((Err(error), Some(reason)));
                         }
                         Step::Retry(delay) => {
-                            let max_attempts = this.engine.policy().max_attempts;
-                            this.notify.notify(&RetryEvent::new(
-                                attempt,
-                                max_attempts,
-                                delay,
-                                class,
-                                label,
-                                &error,
-                            ));
                             drop(error);
                             if delay.is_zero() {
                                 *this.phase = Phase::Attempt;
@@ -687,6 +660,55 @@ where
             }
         }
     }
+}
+
+/// Classifies a failed attempt, asks the engine what follows, and tells the
+/// recorder and the notify hook.
+fn judge<E: fmt::Display>(
+    engine: &mut Engine<RetryPolicy>,
+    classifier: &impl Classifier<E>,
+    notify: &mut impl Notify<E>,
+    function: &'static str,
+    recorder: &mut impl Recorder,
+    error: &E,
+    timed_out: bool,
+) -> Step {
+    let (class, retry_after, label) = if timed_out {
+        (Class::Ambiguous, None, Some("timeout"))
+    } else {
+        (
+            classifier.classify(error),
+            classifier.retry_after(error),
+            classifier.label(error),
+        )
+    };
+    let attempt = engine.attempt();
+    let step = engine.failed(function, class, retry_after, error);
+    let delay = match step {
+        Step::Retry(delay) => Some(delay),
+        Step::Stop(_) => None,
+    };
+    recorder.failure(|| AttemptRecord {
+        attempt,
+        at: SystemTime::now(),
+        elapsed: engine.elapsed(),
+        class,
+        label: label.map(str::to_owned),
+        error: error.to_string(),
+        delay,
+    });
+    if let Some(delay) = delay {
+        let max_attempts = engine.policy().max_attempts;
+        notify.notify(&RetryEvent::new(
+            attempt,
+            max_attempts,
+            delay,
+            class,
+            label,
+            error,
+        ));
+    }
+    step
 }
 
 fn recorder_active<R: Recorder>(_: &R) -> bool {

@@ -27,7 +27,7 @@ impl Starts {
         self.0
             .borrow()
             .windows(2)
-            .map(|pair| pair[1] - pair[0])
+            .map(|pair| pair[1].saturating_sub(pair[0]))
             .collect()
     }
 }
@@ -321,7 +321,7 @@ async fn history_records_each_failed_attempt() {
         fn label(&self) -> Option<&str> {
             retry_runtime::INFRASTRUCTURE
                 .find(self.text)
-                .map(|rule| rule.label())
+                .map(retry_runtime::Rule::label)
         }
     }
     let outputs = [
@@ -503,11 +503,9 @@ async fn notify_sees_each_retry_before_its_sleep() {
 
 #[tokio::test(start_paused = true)]
 async fn the_future_is_a_named_type_that_can_be_stored() {
+    type Attempt = std::future::Ready<Result<u32, Error>>;
     struct Client {
-        pending: retry_runtime::Retry<
-            fn(u32) -> std::future::Ready<Result<u32, Error>>,
-            std::future::Ready<Result<u32, Error>>,
-        >,
+        pending: retry_runtime::Retry<fn(u32) -> Attempt, Attempt>,
     }
     fn op(attempt: u32) -> std::future::Ready<Result<u32, Error>> {
         std::future::ready(if attempt < 2 {
