@@ -91,7 +91,7 @@ impl Function {
                 "`#[retry]` cannot apply to a variadic function",
             ));
         }
-        let (output, error_span) = match result_type(&item.sig.output) {
+        let (output, error_span) = match result_type(&item.sig) {
             Ok(found) => found,
             Err(error) => {
                 fail(error);
@@ -100,6 +100,12 @@ impl Function {
         };
 
         let receiver = item.sig.receiver().map(receiver_plan);
+        if let (Some(ReceiverPlan::Owned { .. }), Some(FnArg::Receiver(receiver))) =
+            (&receiver, item.sig.inputs.first_mut())
+        {
+            // Only cloned from: the attempt's copy is the one that is `mut`.
+            receiver.mutability = None;
+        }
         let args = item
             .sig
             .inputs
@@ -213,11 +219,11 @@ pub(crate) fn infer_impl_trait(ty: &Type) -> Type {
 
 /// The return type, if its last path segment is `Result` (so aliases such
 /// as `io::Result<T>` qualify), and the span of its error type.
-fn result_type(output: &ReturnType) -> Result<(Type, Span)> {
-    let ReturnType::Type(_, ty) = output else {
+fn result_type(sig: &syn::Signature) -> Result<(Type, Span)> {
+    let ReturnType::Type(_, ty) = &sig.output else {
         return Err(Error::new(
-            output.span(),
-            "`#[retry]` needs a function returning `Result`: only an `Err` can be classified and retried",
+            sig.paren_token.span.close(),
+            "`#[retry]` needs a function returning `Result` (add `-> Result<T, E>`): only an `Err` can be classified and retried",
         ));
     };
     let mut inner: &Type = ty;
@@ -250,7 +256,22 @@ fn not_result(ty: &Type) -> Error {
         ty.span(),
         format!(
             "`#[retry]` needs a function returning `Result`, not `{}`: only an `Err` can be classified and retried",
-            ty.to_token_stream()
+            compact(&ty.to_token_stream().to_string())
         ),
     )
+}
+
+/// A type as users write it: `Option<u32>`, not `Option < u32 >`.
+fn compact(text: &str) -> String {
+    [
+        (" <", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ::", "::"),
+        (":: ", "::"),
+        (" ,", ","),
+        ("& ", "&"),
+    ]
+    .iter()
+    .fold(text.to_owned(), |text, (from, to)| text.replace(from, to))
 }

@@ -105,8 +105,9 @@ fn fallback(mut item: ItemFn, config: &Config, error: syn::Error) -> TokenStream
     tokens
 }
 
-/// Sets every token's span, so that a type error in generated code is
-/// reported at the user's token it concerns.
+/// Moves every token to `span`'s location, keeping its name resolution,
+/// so that a type error in generated code is reported at the user's token
+/// it concerns while generated names still resolve.
 fn respan(tokens: TokenStream, span: Span) -> TokenStream {
     tokens
         .into_iter()
@@ -114,10 +115,10 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
             if let TokenTree::Group(group) = &mut token {
                 let mut inner =
                     proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
-                inner.set_span(span);
+                inner.set_span(group.span().located_at(span));
                 *group = inner;
             } else {
-                token.set_span(span);
+                token.set_span(token.span().located_at(span));
             }
             token
         })
@@ -339,7 +340,7 @@ fn attempt(config: &Config, function: &Function, names: &Names) -> TokenStream {
     if let Some(timeout) = &config.timeout {
         let after = duration(&timeout.value, rt);
         let from = respan(
-            quote!(#rt::FromTimedOut::from_timed_out),
+            quote!(#rt::FromTimedOut::from_timed_out(#timed_out)),
             timeout.key.span(),
         );
         quote_spanned! {*mixed=>
@@ -347,7 +348,7 @@ fn attempt(config: &Config, function: &Function, names: &Names) -> TokenStream {
                 match #rt::timeout(#after, async { #fake_return #(#stmts)* }).await {
                     ::core::result::Result::Ok(#result) => (#result, false),
                     ::core::result::Result::Err(#timed_out) => {
-                        (::core::result::Result::Err(#from(#timed_out)), true)
+                        (::core::result::Result::Err(#from), true)
                     }
                 };
         }
@@ -377,11 +378,9 @@ fn verdict(config: &Config, function: &Function, names: &Names) -> TokenStream {
     } = names;
     let classified = if let Some(classify) = &config.classify {
         let path = &classify.value;
-        let of = respan(quote!(#rt::Verdict::of), path.span());
-        quote!(#of((#path)(&#error)))
+        respan(quote!(#rt::Verdict::of((#path)(&#error))), path.span())
     } else {
-        let by_trait = respan(quote!(#rt::by_trait), function.error_span);
-        quote!(#by_trait(&#error))
+        respan(quote!(#rt::by_trait(&#error)), function.error_span)
     };
     if config.timeout.is_some() {
         quote_spanned!(*mixed=> if #timed_out { #rt::Verdict::TIMED_OUT } else { #classified })

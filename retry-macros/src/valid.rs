@@ -167,15 +167,18 @@ fn with_policy(config: &Config) -> Result<()> {
     ];
     let mut errors = Errors::default();
     for key in replaced.into_iter().flatten() {
-        let hint = if key == "env" {
-            "apply the environment to the policy instead: `RetryPolicy::with_env`".to_owned()
+        let message = if key == "env" {
+            "`env` cannot be combined with `policy`; apply the environment to that policy instead, \
+             with `RetryPolicy::with_env`"
+                .to_owned()
         } else {
-            format!("set it on the `RetryPolicy` given to `{}`", policy.key)
+            format!(
+                "`{key}` cannot be combined with `policy`, which already sets it; set it on the \
+                 `RetryPolicy` given to `{}`",
+                policy.key
+            )
         };
-        errors.add(Err(Error::new(
-            key.span(),
-            format!("`{key}` cannot be combined with `policy`, which already sets it; {hint}"),
-        )));
+        errors.add(Err(Error::new(key.span(), message)));
     }
     errors.finish()
 }

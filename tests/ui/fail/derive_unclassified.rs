@@ -1,0 +1,10 @@
+use retry_runtime::Classify;
+
+#[derive(Debug, Classify)]
+enum CreateError {
+    #[classify(transient)]
+    NoPlacement,
+    BadGateway,
+}
+
+fn main() {}
