@@ -6,8 +6,8 @@
 //!
 //! The attribute is built in four steps, each in its own module, so that
 //! parsing never generates code and expansion never reports a mistake:
-//! [`attr`] reads the keys, [`ast`] reads the function, [`valid`] checks
-//! how they combine, [`expand`] writes the loop ([`body`] rewrites the
+//! `attr` reads the keys, `ast` reads the function, `valid` checks
+//! how they combine, `expand` writes the loop (`body` rewrites the
 //! function body for it).
 
 #![forbid(unsafe_code)]
@@ -25,15 +25,13 @@ mod valid;
 
 use proc_macro::TokenStream;
 
-/// Retries the function it is applied to. Documented on the re-export,
-/// `retry_runtime::retry`.
+// Documented on the re-export, `retry_runtime::retry`, where the examples run.
 #[proc_macro_attribute]
 pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::retry(args.into(), item.into()).into()
 }
 
-/// Implements `Classify` from `#[classify(..)]` attributes. Documented on
-/// the re-export, `retry_runtime::Classify`.
+// Documented on the re-export, `retry_runtime::Classify`.
 #[proc_macro_derive(Classify, attributes(classify))]
 pub fn derive_classify(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);

@@ -133,7 +133,12 @@ pub use retry::{
 pub use text::{INFRASTRUCTURE, INFRASTRUCTURE_RULES, Rule, TextClassifier};
 
 #[cfg(feature = "macros")]
-pub use retry_macros::{Classify, retry};
+#[doc = include_str!("../docs/retry.md")]
+pub use retry_macros::retry;
+
+#[cfg(feature = "macros")]
+#[doc = include_str!("../docs/classify.md")]
+pub use retry_macros::Classify;
 
 /// What `#[retry]` and `#[derive(Classify)]` expand to. Not a public API:
 /// it changes without notice.

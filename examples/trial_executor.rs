@@ -1,0 +1,61 @@
+//! A design-space-exploration trial executor: tool runs as real `sh -c`
+//! subprocesses, retried when they fail for an infrastructure reason and
+//! never when the tool itself is at fault.
+//!
+//! ```text
+//! cargo run --example trial_executor
+//! ```
+//!
+//! Failures are classified from the tool's error output by the runtime's
+//! ordered infrastructure rules; the schedule is each trial's own
+//! `TrialConfig` (`#[retry(policy = self.config.policy())]` in
+//! `examples/src/trials.rs`), here 7 retries from 2 s doubling to 60 s,
+//! divided by 100 so that the demonstration takes a second or two. Each
+//! trial's retry history is printed as JSON lines.
+
+use retry_examples::trials::{TrialConfig, TrialRunner, demo_trials};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_target(true)
+        .compact()
+        .init();
+
+    let config = TrialConfig {
+        max_retries: 3,
+        ..TrialConfig::default()
+    }
+    .scaled_down(100);
+    let schedule: Vec<String> = config
+        .policy()
+        .schedule()
+        .map(|delay| retry_runtime::format_duration(delay).to_string())
+        .collect();
+    println!(
+        "retry schedule (scaled down 100x): {}\n",
+        schedule.join(", ")
+    );
+
+    let runner = TrialRunner { config };
+    let mut outcomes = Vec::new();
+    for trial in demo_trials() {
+        let mut history = Vec::new();
+        let result = runner.run(&trial, &mut history).await;
+        for entry in &history {
+            println!("{}", serde_json::to_string(entry)?);
+        }
+        let outcome = match &result {
+            Ok(output) => format!("ok after {} attempt(s): {}", output.attempts, output.stdout),
+            Err(failure) => format!("failed after {} attempt(s): {failure}", history.len()),
+        };
+        outcomes.push((trial.name, outcome));
+    }
+
+    println!("\nSummary");
+    for (trial, outcome) in outcomes {
+        println!("{trial:<15} {outcome}");
+    }
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! The workload-manager demonstration's parts, driven for real: the
+//! gateway over HTTP on loopback, the supervisor's `#[retry]` methods.
+//!
+//! Real sockets need the real clock (tokio's paused clock would advance
+//! past in-flight I/O), so these tests assert names, statuses, attempts and
+//! instances, not timing; the schedule itself is tested under virtual time
+//! elsewhere.
+
+use std::time::Duration;
+
+use retry_examples::gateway::{Fault, Gateway, Received};
+use retry_examples::workload::{CreateError, Supervisor, WideEvent};
+use retry_runtime::{Class, Classify};
+
+async fn setup() -> (Gateway, Supervisor) {
+    let gateway = Gateway::start().await.expect("loopback port");
+    let supervisor = Supervisor::new(gateway.url());
+    (gateway, supervisor)
+}
+
+fn received(request: &str, name: &str, status: u16) -> Received {
+    Received {
+        request: request.into(),
+        name: name.into(),
+        status,
+    }
+}
+
+#[tokio::test]
+async fn transient_statuses_are_retried_under_fresh_names() {
+    let (gateway, supervisor) = setup().await;
+    gateway.plan("vm", [Fault::NoPlacement, Fault::AgentCreateFailed]);
+    let mut event = WideEvent::new("vm");
+    let instance = supervisor.create("vm", "vm", &mut event).await.unwrap();
+    assert_eq!(instance.name, "vm-r2");
+    assert_eq!(
+        gateway.received_for("vm"),
+        [
+            received("vm", "vm", 503),
+            received("vm", "vm-r1", 500),
+            received("vm", "vm-r2", 201)
+        ]
+    );
+    assert_eq!(event.attempts, 3);
+    assert_eq!(event.statuses, ["503", "500", "201"]);
+    assert_eq!(gateway.instances_for("vm").len(), 1);
+}
+
+#[tokio::test]
+async fn a_same_name_retry_after_agent_failure_would_conflict() {
+    let (gateway, supervisor) = setup().await;
+    gateway.plan("db", [Fault::AgentCreateFailed]);
+    let mut first = WideEvent::new("db");
+    let instance = supervisor.create("db", "db", &mut first).await.unwrap();
+    assert_eq!(instance.name, "db-r1", "the retry used a fresh name");
+    // The failed name is still registered until the gateway's cleanup.
+    let mut second = WideEvent::new("db-again");
+    let conflict = supervisor
+        .create("db-again", "db", &mut second)
+        .await
+        .unwrap_err();
+    assert!(matches!(conflict, CreateError::Status { status: 409, .. }));
+    assert_eq!(conflict.classify(), Class::Permanent);
+    assert_eq!(second.attempts, 1);
+}
+
+#[tokio::test]
+async fn may_have_committed_is_not_retried_and_not_double_created() {
+    let (gateway, supervisor) = setup().await;
+    for (request, fault, status) in [
+        ("cache", Fault::LostAnswer, 502),
+        ("batch", Fault::GatewayTimeout, 504),
+    ] {
+        gateway.plan(request, [fault]);
+        let mut event = WideEvent::new(request);
+        let error = supervisor
+            .create(request, request, &mut event)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, CreateError::Status { status: s, .. } if s == status));
+        assert_eq!(error.classify(), Class::Ambiguous);
+        assert_eq!(
+            gateway.received_for(request),
+            [received(request, request, status)]
+        );
+        let instances = gateway.instances_for(request);
+        assert_eq!(
+            instances.len(),
+            1,
+            "created once, though the client saw {status}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn retrying_ambiguous_failures_double_creates() {
+    let (gateway, supervisor) = setup().await;
+    gateway.plan("careless", [Fault::LostAnswer]);
+    let mut event = WideEvent::new("careless");
+    supervisor
+        .create_retrying_ambiguous("careless", "careless", &mut event)
+        .await
+        .unwrap();
+    let names: Vec<String> = gateway
+        .instances_for("careless")
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
+    assert_eq!(names, ["careless", "careless-r1"], "one request, two VMs");
+}
+
+#[tokio::test]
+async fn a_timed_out_create_is_not_retried_and_still_lands() {
+    let (gateway, supervisor) = setup().await;
+    gateway.plan("slow", [Fault::Slow(Duration::from_millis(1300))]);
+    let mut event = WideEvent::new("slow");
+    let error = supervisor
+        .create("slow", "slow", &mut event)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, CreateError::TimedOut(_)), "{error}");
+    assert_eq!(event.statuses, ["timeout"]);
+    assert_eq!(event.attempts, 1);
+    assert!(
+        gateway.instances_for("slow").is_empty(),
+        "still provisioning"
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        gateway.instances_for("slow").len(),
+        1,
+        "the create committed after all"
+    );
+}
+
+#[tokio::test]
+async fn refused_connections_are_retried() {
+    let (gateway, supervisor) = setup().await;
+    // Attempts start at about 0, 250 and 750 ms: the first two are refused.
+    let restarted = gateway.outage(Duration::from_millis(500)).await;
+    let mut event = WideEvent::new("api");
+    let instance = supervisor.create("api", "api", &mut event).await.unwrap();
+    restarted.await.unwrap();
+    assert_eq!(event.statuses, ["refused", "refused", "201"]);
+    assert_eq!(instance.name, "api-r2");
+    assert_eq!(
+        gateway.received_for("api"),
+        [received("api", "api-r2", 201)],
+        "the refused ones never arrived"
+    );
+}
+
+#[tokio::test]
+async fn the_wide_event_serializes_the_whole_request() {
+    let (gateway, supervisor) = setup().await;
+    gateway.plan("web", [Fault::NoPlacement]);
+    let mut event = WideEvent::new("web");
+    let result = supervisor.create("web", "web", &mut event).await;
+    event.finish(&result);
+    let json = serde_json::to_value(&event).unwrap();
+    assert_eq!(json["attempts"], 2);
+    assert_eq!(json["names"], serde_json::json!(["web", "web-r1"]));
+    assert_eq!(json["statuses"], serde_json::json!(["503", "201"]));
+    assert!(
+        json["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("created web-r1 on node-")
+    );
+    assert!(
+        json["duration_ms"].as_u64().unwrap() >= 250,
+        "one 250ms backoff"
+    );
+}
