@@ -83,7 +83,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .compact()
         .init();
 
-    let gateway = Gateway::start().await?;
+    let gateway = Gateway::start()?;
     let supervisor = Supervisor::new(gateway.url());
     let effective = RetryPolicy::new()
         .max_attempts(3)

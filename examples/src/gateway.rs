@@ -235,12 +235,13 @@ impl Gateway {
     /// How long an agent-create failure keeps its name registered.
     pub const CLEANUP: Duration = Duration::from_secs(2);
 
-    /// Starts a gateway on `127.0.0.1` and an unused port.
+    /// Starts a gateway on `127.0.0.1` and an unused port, served by a task
+    /// of the current tokio runtime.
     ///
     /// # Errors
     ///
     /// If no loopback port can be bound.
-    pub async fn start() -> std::io::Result<Gateway> {
+    pub fn start() -> std::io::Result<Gateway> {
         let listener = listen(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         let addr = listener.local_addr()?;
         let (stop, _) = watch::channel(0);

@@ -12,8 +12,8 @@ use retry_examples::gateway::{Fault, Gateway, Received};
 use retry_examples::workload::{CreateError, Supervisor, WideEvent};
 use retry_runtime::{Class, Classify};
 
-async fn setup() -> (Gateway, Supervisor) {
-    let gateway = Gateway::start().await.expect("loopback port");
+fn setup() -> (Gateway, Supervisor) {
+    let gateway = Gateway::start().expect("loopback port");
     let supervisor = Supervisor::new(gateway.url());
     (gateway, supervisor)
 }
@@ -28,7 +28,7 @@ fn received(request: &str, name: &str, status: u16) -> Received {
 
 #[tokio::test]
 async fn transient_statuses_are_retried_under_fresh_names() {
-    let (gateway, supervisor) = setup().await;
+    let (gateway, supervisor) = setup();
     gateway.plan("vm", [Fault::NoPlacement, Fault::AgentCreateFailed]);
     let mut event = WideEvent::new("vm");
     let instance = supervisor.create("vm", "vm", &mut event).await.unwrap();
@@ -48,7 +48,7 @@ async fn transient_statuses_are_retried_under_fresh_names() {
 
 #[tokio::test]
 async fn a_same_name_retry_after_agent_failure_would_conflict() {
-    let (gateway, supervisor) = setup().await;
+    let (gateway, supervisor) = setup();
     gateway.plan("db", [Fault::AgentCreateFailed]);
     let mut first = WideEvent::new("db");
     let instance = supervisor.create("db", "db", &mut first).await.unwrap();
@@ -66,7 +66,7 @@ async fn a_same_name_retry_after_agent_failure_would_conflict() {
 
 #[tokio::test]
 async fn may_have_committed_is_not_retried_and_not_double_created() {
-    let (gateway, supervisor) = setup().await;
+    let (gateway, supervisor) = setup();
     for (request, fault, status) in [
         ("cache", Fault::LostAnswer, 502),
         ("batch", Fault::GatewayTimeout, 504),
@@ -94,7 +94,7 @@ async fn may_have_committed_is_not_retried_and_not_double_created() {
 
 #[tokio::test]
 async fn retrying_ambiguous_failures_double_creates() {
-    let (gateway, supervisor) = setup().await;
+    let (gateway, supervisor) = setup();
     gateway.plan("careless", [Fault::LostAnswer]);
     let mut event = WideEvent::new("careless");
     supervisor
@@ -111,7 +111,7 @@ async fn retrying_ambiguous_failures_double_creates() {
 
 #[tokio::test]
 async fn a_timed_out_create_is_not_retried_and_still_lands() {
-    let (gateway, supervisor) = setup().await;
+    let (gateway, supervisor) = setup();
     gateway.plan("slow", [Fault::Slow(Duration::from_millis(1300))]);
     let mut event = WideEvent::new("slow");
     let error = supervisor
@@ -135,7 +135,7 @@ async fn a_timed_out_create_is_not_retried_and_still_lands() {
 
 #[tokio::test]
 async fn refused_connections_are_retried() {
-    let (gateway, supervisor) = setup().await;
+    let (gateway, supervisor) = setup();
     // Attempts start at about 0, 250 and 750 ms: the first two are refused.
     let restarted = gateway.outage(Duration::from_millis(500)).await;
     let mut event = WideEvent::new("api");
@@ -152,7 +152,7 @@ async fn refused_connections_are_retried() {
 
 #[tokio::test]
 async fn the_wide_event_serializes_the_whole_request() {
-    let (gateway, supervisor) = setup().await;
+    let (gateway, supervisor) = setup();
     gateway.plan("web", [Fault::NoPlacement]);
     let mut event = WideEvent::new("web");
     let result = supervisor.create("web", "web", &mut event).await;
