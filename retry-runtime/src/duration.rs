@@ -10,6 +10,10 @@ use std::fmt;
 use std::time::Duration;
 
 /// The units a duration literal may use, as written in error messages.
+///
+/// ```
+/// assert_eq!(retry_runtime::DURATION_UNITS, "ns, us, ms, s, m, h");
+/// ```
 pub const UNITS: &str = "ns, us, ms, s, m, h";
 
 /// Why a duration string was rejected.

@@ -103,6 +103,7 @@
 //! | `reqwest` | | [`Classify`] for `reqwest::Error` |
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backoff;

@@ -130,6 +130,20 @@ impl<'a, E> RetryEvent<'a, E> {
 /// A hook called before each sleep; see [`Retry::notify`].
 ///
 /// Implemented by every `FnMut(&RetryEvent<'_, E>)`.
+///
+/// ```
+/// use retry_runtime::{Notify, RetryEvent};
+///
+/// struct Counter(u32);
+/// impl<E> Notify<E> for Counter {
+///     fn notify(&mut self, _: &RetryEvent<'_, E>) {
+///         self.0 += 1;
+///     }
+/// }
+/// # let _ = retry_runtime::RetryPolicy::new()
+/// #     .retry(|_| async { Ok::<(), std::io::Error>(()) })
+/// #     .notify(|event: &RetryEvent<'_, std::io::Error>| Counter(0).notify(event));
+/// ```
 pub trait Notify<E> {
     /// Called once per retry, before the sleep.
     fn notify(&mut self, event: &RetryEvent<'_, E>);
@@ -142,6 +156,12 @@ impl<E, F: FnMut(&RetryEvent<'_, E>)> Notify<E> for F {
 }
 
 /// The default hook: does nothing.
+///
+/// ```
+/// use retry_runtime::{NoNotify, Retry, RetryPolicy};
+/// // The type a plain `retry` future carries until `.notify(..)` replaces it.
+/// let _: Retry<_, _, _, NoNotify> = RetryPolicy::new().retry(|_| async { Ok::<(), std::io::Error>(()) });
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoNotify;
 
@@ -150,6 +170,17 @@ impl<E> Notify<E> for NoNotify {
 }
 
 /// Turns a [`TimedOut`] into the operation's error; see [`Retry::on_timeout`].
+///
+/// Implemented by every `Fn(TimedOut) -> E`, such as `E::from`.
+///
+/// ```
+/// use std::time::Duration;
+/// use retry_runtime::{OnTimeout, TimedOut};
+///
+/// let into_io = std::io::Error::from;
+/// let error = into_io.timed_out(TimedOut::new(Duration::from_secs(1))).unwrap();
+/// assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+/// ```
 pub trait OnTimeout<E> {
     /// Whether timeouts can be expressed at all.
     const ENABLED: bool = true;
@@ -165,6 +196,14 @@ impl<E, F: Fn(TimedOut) -> E> OnTimeout<E> for F {
 
 /// The default: the error type has no way to express a timeout, so a
 /// policy's `attempt_timeout` is reported (WARN) and not enforced.
+///
+/// ```
+/// use std::time::Duration;
+/// use retry_runtime::{NoTimeout, OnTimeout, TimedOut};
+///
+/// let none: Option<std::io::Error> = NoTimeout.timed_out(TimedOut::new(Duration::ZERO));
+/// assert!(none.is_none());
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoTimeout;
 
@@ -179,6 +218,22 @@ impl<E> OnTimeout<E> for NoTimeout {
 ///
 /// With the `serde` feature it serializes as
 /// `{"attempt":1,"at":"2026-11-22T10:00:00.250Z","elapsed":"0s","class":"transient","label":"network","error":"...","delay":"250ms"}`.
+///
+/// ```
+/// use std::io::{Error, ErrorKind};
+/// use retry_runtime::{Class, RetryPolicy};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let report = RetryPolicy::new()
+///     .retry(|_| async { Err::<(), _>(Error::from(ErrorKind::ConnectionRefused)) })
+///     .report()
+///     .await;
+/// let first = &report.history[0];
+/// assert_eq!((first.attempt, first.class), (1, Class::Transient));
+/// assert_eq!(first.error, "connection refused");
+/// assert_eq!(first.delay, Some(std::time::Duration::from_millis(250)));
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
@@ -733,6 +788,16 @@ where
 
 pin_project! {
     /// A [`Retry`] that resolves to a [`Report`]; made by [`Retry::report`].
+    ///
+    /// ```
+    /// use retry_runtime::RetryPolicy;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let reported = RetryPolicy::new().retry(|attempt| async move { Ok::<_, std::io::Error>(attempt) }).report();
+    /// let report = reported.await;
+    /// assert_eq!((report.result.unwrap(), report.attempts, report.history.len()), (1, 1, 0));
+    /// # }
+    /// ```
     #[must_use = "futures do nothing unless polled"]
     pub struct Reported<F, Fut, C, N, Tm> {
         #[pin]
