@@ -101,6 +101,7 @@
 //! | `serde` | | policies and histories (de)serialize, durations as `"250ms"` |
 //! | `http` | | [`Classify`] for `http::StatusCode` |
 //! | `reqwest` | | [`Classify`] for `reqwest::Error` |
+//! | `tonic` | | [`Classify`] for `tonic::Status`, with gRPC pushback as the hint |
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -116,7 +117,7 @@ mod retry;
 mod telemetry;
 mod text;
 
-#[cfg(feature = "http")]
+#[cfg(any(feature = "http", feature = "tonic"))]
 mod http;
 #[cfg(feature = "serde")]
 mod serde_duration;
