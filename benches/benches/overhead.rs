@@ -1,0 +1,100 @@
+//! What a retry costs when nothing fails, and when two attempts fail,
+//! for this crate and its peers, side by side in one run.
+//!
+//! `cargo bench -p retry-benches --bench overhead`, then
+//! `cargo run --release -p retry-benches --bin bench-report` for the table
+//! of medians, ratios and future sizes.
+//!
+//! - `success`: the first attempt succeeds. Each future is polled once with
+//!   a no-op waker (inside a runtime context, for the peers that need one),
+//!   so the measurement is the retry machinery, not an executor.
+//! - `two-failures-250ms`: two transient failures then success, 250 ms
+//!   doubling, on a current-thread runtime with tokio's paused clock (the
+//!   sleeps are real timer registrations; no wall-clock time passes).
+//! - `two-failures-zero-delay`: the same with no delay: a good
+//!   implementation does not touch the timer at all.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use retry_benches::overhead::{
+    BASE, Op, POLICY, POLICY_ZERO, attribute, attribute_zero, backon, bare, complete_now,
+    hand_loop, policy_retry, tokio_retry2,
+};
+
+fn paused() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a current-thread runtime")
+}
+
+fn success(c: &mut Criterion) {
+    let runtime = paused();
+    let _context = runtime.enter();
+    let mut group = c.benchmark_group("success");
+    group.bench_function("bare call", |b| {
+        b.iter(|| complete_now(bare(black_box(&Op::new(0)), 1)));
+    });
+    group.bench_function("#[retry]", |b| {
+        b.iter(|| complete_now(attribute(black_box(&Op::new(0)))));
+    });
+    group.bench_function("RetryPolicy::retry", |b| {
+        b.iter(|| complete_now(policy_retry(black_box(&Op::new(0)), POLICY)));
+    });
+    group.bench_function("hand-written loop", |b| {
+        b.iter(|| complete_now(hand_loop(black_box(&Op::new(0)), BASE)));
+    });
+    group.bench_function("backon 1.6", |b| {
+        b.iter(|| complete_now(backon(black_box(&Op::new(0)), BASE)));
+    });
+    group.bench_function("tokio-retry2 0.9", |b| {
+        b.iter(|| complete_now(tokio_retry2(black_box(&Op::new(0)), BASE)));
+    });
+    group.finish();
+}
+
+fn failures(c: &mut Criterion, name: &str, base: Duration) {
+    let runtime = paused();
+    let policy = if base.is_zero() { POLICY_ZERO } else { POLICY };
+    let mut group = c.benchmark_group(name);
+    group.bench_function("bare call", |b| {
+        b.iter(|| runtime.block_on(bare(black_box(&Op::new(2)), 3)));
+    });
+    group.bench_function("#[retry]", |b| {
+        b.iter(|| {
+            let op = Op::new(2);
+            if base.is_zero() {
+                runtime.block_on(attribute_zero(black_box(&op)))
+            } else {
+                runtime.block_on(attribute(black_box(&op)))
+            }
+        });
+    });
+    group.bench_function("RetryPolicy::retry", |b| {
+        b.iter(|| runtime.block_on(policy_retry(black_box(&Op::new(2)), policy)));
+    });
+    group.bench_function("hand-written loop", |b| {
+        b.iter(|| runtime.block_on(hand_loop(black_box(&Op::new(2)), base)));
+    });
+    group.bench_function("backon 1.6", |b| {
+        b.iter(|| runtime.block_on(backon(black_box(&Op::new(2)), base)));
+    });
+    group.bench_function("tokio-retry2 0.9", |b| {
+        b.iter(|| runtime.block_on(tokio_retry2(black_box(&Op::new(2)), base)));
+    });
+    group.finish();
+}
+
+fn two_failures(c: &mut Criterion) {
+    failures(c, "two-failures-250ms", BASE);
+}
+
+fn two_failures_zero_delay(c: &mut Criterion) {
+    failures(c, "two-failures-zero-delay", Duration::ZERO);
+}
+
+criterion_group!(benches, success, two_failures, two_failures_zero_delay);
+criterion_main!(benches);
