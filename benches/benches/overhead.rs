@@ -6,8 +6,9 @@
 //! of medians, ratios and future sizes.
 //!
 //! - `success`: the first attempt succeeds. Each future is polled once with
-//!   a no-op waker (inside a runtime context, for the peers that need one),
-//!   so the measurement is the retry machinery, not an executor.
+//!   a no-op waker where it was built (`pin!`, as `.await` does), inside a
+//!   runtime context for the peers that need one: the measurement is the
+//!   retry machinery, not an executor or moves of the future.
 //! - `two-failures-250ms`: two transient failures then success, 250 ms
 //!   doubling, on a current-thread runtime with tokio's paused clock (the
 //!   sleeps are real timer registrations; no wall-clock time passes).
@@ -15,12 +16,13 @@
 //!   implementation does not touch the timer at all.
 
 use std::hint::black_box;
+use std::pin::pin;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use retry_benches::overhead::{
-    BASE, Op, POLICY, POLICY_ZERO, attribute, attribute_zero, backon, bare, complete_now,
-    hand_loop, policy_retry, tokio_retry2,
+    BASE, Op, attribute, attribute_zero, backon, bare, complete_now, hand_loop, policy_retry,
+    policy_retry_zero, tokio_retry2,
 };
 
 fn paused() -> tokio::runtime::Runtime {
@@ -36,29 +38,28 @@ fn success(c: &mut Criterion) {
     let _context = runtime.enter();
     let mut group = c.benchmark_group("success");
     group.bench_function("bare call", |b| {
-        b.iter(|| complete_now(bare(black_box(&Op::new(0)), 1)));
+        b.iter(|| complete_now(pin!(bare(black_box(&Op::new(0)), 1))));
     });
     group.bench_function("#[retry]", |b| {
-        b.iter(|| complete_now(attribute(black_box(&Op::new(0)))));
+        b.iter(|| complete_now(pin!(attribute(black_box(&Op::new(0))))));
     });
     group.bench_function("RetryPolicy::retry", |b| {
-        b.iter(|| complete_now(policy_retry(black_box(&Op::new(0)), POLICY)));
+        b.iter(|| complete_now(pin!(policy_retry(black_box(&Op::new(0))))));
     });
     group.bench_function("hand-written loop", |b| {
-        b.iter(|| complete_now(hand_loop(black_box(&Op::new(0)), BASE)));
+        b.iter(|| complete_now(pin!(hand_loop(black_box(&Op::new(0)), BASE))));
     });
     group.bench_function("backon 1.6", |b| {
-        b.iter(|| complete_now(backon(black_box(&Op::new(0)), BASE)));
+        b.iter(|| complete_now(pin!(backon(black_box(&Op::new(0)), BASE))));
     });
     group.bench_function("tokio-retry2 0.9", |b| {
-        b.iter(|| complete_now(tokio_retry2(black_box(&Op::new(0)), BASE)));
+        b.iter(|| complete_now(pin!(tokio_retry2(black_box(&Op::new(0)), BASE))));
     });
     group.finish();
 }
 
 fn failures(c: &mut Criterion, name: &str, base: Duration) {
     let runtime = paused();
-    let policy = if base.is_zero() { POLICY_ZERO } else { POLICY };
     let mut group = c.benchmark_group(name);
     group.bench_function("bare call", |b| {
         b.iter(|| runtime.block_on(bare(black_box(&Op::new(2)), 3)));
@@ -74,7 +75,14 @@ fn failures(c: &mut Criterion, name: &str, base: Duration) {
         });
     });
     group.bench_function("RetryPolicy::retry", |b| {
-        b.iter(|| runtime.block_on(policy_retry(black_box(&Op::new(2)), policy)));
+        b.iter(|| {
+            let op = Op::new(2);
+            if base.is_zero() {
+                runtime.block_on(policy_retry_zero(black_box(&op)))
+            } else {
+                runtime.block_on(policy_retry(black_box(&op)))
+            }
+        });
     });
     group.bench_function("hand-written loop", |b| {
         b.iter(|| runtime.block_on(hand_loop(black_box(&Op::new(2)), base)));

@@ -60,47 +60,61 @@ fn uniform(rng: &mut fastrand::Rng, low: Duration, high: Duration) -> Duration {
     from_nanos(rng.u128(low..=high))
 }
 
-/// The state a sequence of delays carries: the generator (created at the
-/// first jittered delay, so an un-jittered policy never touches it) and the
-/// previous delay, which decorrelated jitter grows from.
+/// The state a sequence of delays carries: the jitter generator's state
+/// (0 until the first jittered delay, so an un-jittered policy never seeds
+/// one) and the previous delay, which decorrelated jitter grows from. Kept
+/// as two words because it lives in every retry future.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Backoff {
-    rng: Option<fastrand::Rng>,
-    previous: Option<Duration>,
+    rng: u64,
+    /// Nanoseconds (saturating), 0 before the first delay: a delay of zero
+    /// and no delay at all grow the same way from `base`.
+    previous: u64,
 }
 
 impl Backoff {
     /// The delay before retry `retry` (1-based) under `policy`.
     pub(crate) fn delay(&mut self, policy: &RetryPolicy, retry: u32) -> Duration {
+        if policy.base.is_zero() && policy.jitter != Jitter::Decorrelated {
+            // Every jitter of a zero delay is zero.
+            return Duration::ZERO;
+        }
         let nominal = nominal_delay(policy.base, policy.factor, policy.max_delay, retry);
         let delay = match policy.jitter {
             Jitter::None => nominal,
-            Jitter::Full => uniform(self.rng(policy), Duration::ZERO, nominal),
+            Jitter::Full => self.with_rng(policy, |rng| uniform(rng, Duration::ZERO, nominal)),
             Jitter::Equal => {
                 let half = nominal / 2;
-                half + uniform(
-                    self.rng(policy),
-                    Duration::ZERO,
-                    nominal.saturating_sub(half),
-                )
+                half + self.with_rng(policy, |rng| {
+                    uniform(rng, Duration::ZERO, nominal.saturating_sub(half))
+                })
             }
             Jitter::Decorrelated => {
                 // AWS "decorrelated jitter": min(cap, uniform(base, 3 * previous)).
                 let base = policy.base.min(policy.max_delay);
-                let previous = self.previous.unwrap_or(base);
+                let previous = Duration::from_nanos(self.previous).max(base);
                 let high = previous.saturating_mul(3).min(policy.max_delay);
-                uniform(self.rng(policy), base, high)
+                self.with_rng(policy, |rng| uniform(rng, base, high))
             }
         };
-        self.previous = Some(delay);
+        self.previous = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
         delay
     }
 
-    fn rng(&mut self, policy: &RetryPolicy) -> &mut fastrand::Rng {
-        self.rng.get_or_insert_with(|| match policy.seed {
-            Some(seed) => fastrand::Rng::with_seed(seed),
-            None => fastrand::Rng::new(),
-        })
+    /// Runs `draw` with the generator, seeding it on first use from the
+    /// policy's seed, or randomly.
+    fn with_rng(
+        &mut self,
+        policy: &RetryPolicy,
+        draw: impl FnOnce(&mut fastrand::Rng) -> Duration,
+    ) -> Duration {
+        if self.rng == 0 {
+            self.rng = policy.seed.unwrap_or_else(|| fastrand::u64(..));
+        }
+        let mut rng = fastrand::Rng::with_seed(self.rng);
+        let delay = draw(&mut rng);
+        self.rng = rng.get_seed();
+        delay
     }
 }
 

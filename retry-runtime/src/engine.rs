@@ -94,6 +94,7 @@ pub enum Clock {
 }
 
 impl Clock {
+    #[inline]
     fn now(self) -> Instant {
         match self {
             Clock::Tokio => tokio::time::Instant::now().into_std(),
@@ -104,23 +105,119 @@ impl Clock {
 
 /// Where an engine gets its policy. The indirection lets `#[retry(env = ..)]`
 /// swap in the environment's overrides at the first failure without storing
-/// a policy in the generated future.
+/// a policy in the generated future, and lets the [`Retry`](crate::Retry)
+/// future store its policy packed.
 #[doc(hidden)]
 pub trait Source {
-    fn policy(&self) -> &RetryPolicy;
+    /// The policy, by value: a `Copy` of a constant folds away, and a packed
+    /// policy is unpacked only where a decision needs it.
+    fn policy(&self) -> RetryPolicy;
+    /// The policy's `deadline`, read before every call.
+    fn deadline(&self) -> Option<Duration> {
+        self.policy().deadline
+    }
+    /// The policy's `attempt_timeout`, read before every attempt.
+    fn attempt_timeout(&self) -> Option<Duration> {
+        self.policy().attempt_timeout
+    }
     /// Called once, at the first failure.
     fn on_first_failure(&mut self) {}
 }
 
 impl Source for RetryPolicy {
-    fn policy(&self) -> &RetryPolicy {
-        self
+    fn policy(&self) -> RetryPolicy {
+        *self
     }
 }
 
 impl Source for &RetryPolicy {
-    fn policy(&self) -> &RetryPolicy {
-        self
+    fn policy(&self) -> RetryPolicy {
+        **self
+    }
+}
+
+/// A [`RetryPolicy`] packed for storage in a future: durations as whole
+/// nanoseconds (saturating at `u64::MAX - 1`, about 584 years, which only a
+/// "never" could exceed), optional ones with `u64::MAX` for none. 56 bytes
+/// instead of 96.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Packed {
+    base: u64,
+    max_delay: u64,
+    deadline: u64,
+    attempt_timeout: u64,
+    factor: f64,
+    seed: u64,
+    max_attempts: u32,
+    jitter: crate::Jitter,
+    on: crate::ClassSet,
+    seeded: bool,
+}
+
+const NONE: u64 = u64::MAX;
+
+#[inline]
+fn pack(duration: Duration) -> u64 {
+    // u64 arithmetic: cheaper than going through `as_nanos`' u128.
+    duration
+        .as_secs()
+        .checked_mul(1_000_000_000)
+        .and_then(|nanos| nanos.checked_add(u64::from(duration.subsec_nanos())))
+        .map_or(NONE - 1, |nanos| nanos.min(NONE - 1))
+}
+
+#[inline]
+fn pack_option(duration: Option<Duration>) -> u64 {
+    duration.map_or(NONE, pack)
+}
+
+#[inline]
+fn unpack_option(nanos: u64) -> Option<Duration> {
+    (nanos != NONE).then(|| Duration::from_nanos(nanos))
+}
+
+impl From<RetryPolicy> for Packed {
+    // Inlined so that packing a constant policy folds away at the call site.
+    #[inline]
+    fn from(policy: RetryPolicy) -> Self {
+        Packed {
+            base: pack(policy.base),
+            max_delay: pack(policy.max_delay),
+            deadline: pack_option(policy.deadline),
+            attempt_timeout: pack_option(policy.attempt_timeout),
+            factor: policy.factor,
+            seed: policy.seed.unwrap_or_default(),
+            max_attempts: policy.max_attempts,
+            jitter: policy.jitter,
+            on: policy.on,
+            seeded: policy.seed.is_some(),
+        }
+    }
+}
+
+impl Source for Packed {
+    #[inline]
+    fn deadline(&self) -> Option<Duration> {
+        unpack_option(self.deadline)
+    }
+
+    #[inline]
+    fn attempt_timeout(&self) -> Option<Duration> {
+        unpack_option(self.attempt_timeout)
+    }
+
+    fn policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: self.max_attempts,
+            base: Duration::from_nanos(self.base),
+            factor: self.factor,
+            max_delay: Duration::from_nanos(self.max_delay),
+            jitter: self.jitter,
+            deadline: unpack_option(self.deadline),
+            attempt_timeout: unpack_option(self.attempt_timeout),
+            on: self.on,
+            seed: self.seeded.then_some(self.seed),
+        }
     }
 }
 
@@ -175,8 +272,8 @@ pub struct FromEnv {
 }
 
 impl Source for FromEnv {
-    fn policy(&self) -> &RetryPolicy {
-        self.current
+    fn policy(&self) -> RetryPolicy {
+        *self.current
     }
     fn on_first_failure(&mut self) {
         self.current = self.env.resolve();
@@ -217,7 +314,7 @@ impl<S: Source> Engine<S> {
         self.budget = Some(budget);
     }
 
-    pub fn policy(&self) -> &RetryPolicy {
+    pub fn policy(&self) -> RetryPolicy {
         self.source.policy()
     }
 
@@ -231,13 +328,17 @@ impl<S: Source> Engine<S> {
     /// `enforces_timeout` says whether the caller can turn a timeout into
     /// its error; a policy timeout it cannot enforce is reported, not hidden.
     pub fn begin(&mut self, function: &'static str, keep_time: bool, enforces_timeout: bool) {
-        let policy = self.policy();
-        if let (false, Some(timeout)) = (enforces_timeout, policy.attempt_timeout) {
+        if let (false, Some(timeout)) = (enforces_timeout, self.source.attempt_timeout()) {
             telemetry::not_enforced_timeout(function, timeout);
         }
-        if keep_time || policy.deadline.is_some() {
+        if keep_time || self.source.deadline().is_some() {
             self.started = Some(self.clock.now());
         }
+    }
+
+    /// The per-attempt timeout, if the policy has one.
+    pub fn attempt_timeout(&self) -> Option<Duration> {
+        self.source.attempt_timeout()
     }
 
     /// Time since [`begin`](Self::begin) (zero if the clock was not read).
@@ -279,7 +380,7 @@ impl<S: Source> Engine<S> {
     }
 
     fn decide(&mut self, class: Class, retry_after: Option<Duration>) -> Step {
-        let policy = *self.source.policy();
+        let policy = self.source.policy();
         if class == Class::Permanent || !policy.on.contains(class) {
             return Step::Stop(StopReason::NotRetryable(class));
         }

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
-use crate::engine::{Clock, Engine, Step};
+use crate::engine::{Clock, Engine, Packed, Step};
 use crate::{Class, Classify, RetryBudget, RetryPolicy, StopReason, TimedOut};
 
 /// Decides the [`Class`] of an error: the `classify` argument of
@@ -318,6 +318,10 @@ impl Recorder for Vec<AttemptRecord> {
     }
 }
 
+/// The `function` field of telemetry events from the runtime API; wrap the
+/// future in a `tracing` span to say which operation it retries.
+const FUNCTION: &str = "retry";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     Start,
@@ -336,9 +340,10 @@ pin_project! {
     /// poll it, or drop it to cancel the loop (mid-attempt or mid-sleep).
     /// It allocates nothing, and reads no clock on the success path unless
     /// the policy has a deadline or attempt timeout. Before awaiting, attach
-    /// a [shared budget](Retry::budget), a [hook](Retry::notify), a
-    /// [name](Retry::named) for telemetry, or ask for a
-    /// [report](Retry::report) with the history of failed attempts.
+    /// a [shared budget](Retry::budget) or a [hook](Retry::notify), or ask
+    /// for a [report](Retry::report) with the history of failed attempts.
+    /// Its telemetry events name the function `retry`; run it inside a
+    /// `tracing` span to say which operation it retries.
     ///
     /// ```
     /// use std::io::{Error, ErrorKind};
@@ -364,8 +369,7 @@ pin_project! {
         classifier: C,
         notify: N,
         on_timeout: Tm,
-        engine: Engine<RetryPolicy>,
-        function: &'static str,
+        engine: Engine<Packed>,
         phase: Phase,
         timeout_armed: bool,
         #[pin]
@@ -378,8 +382,7 @@ pin_project! {
 impl<F, Fut, C, N, Tm> fmt::Debug for Retry<F, Fut, C, N, Tm> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Retry")
-            .field("function", &self.function)
-            .field("policy", self.engine.policy())
+            .field("policy", &self.engine.policy())
             .field("attempt", &self.engine.attempt())
             .field("phase", &self.phase)
             .finish_non_exhaustive()
@@ -412,6 +415,7 @@ impl RetryPolicy {
     /// assert_eq!(instance, "vm-r1");
     /// # Ok(()) }
     /// ```
+    #[inline]
     pub fn retry<F, Fut, T, E>(self, op: F) -> Retry<F, Fut>
     where
         F: FnMut(u32) -> Fut,
@@ -457,6 +461,7 @@ impl RetryPolicy {
     /// assert_eq!(report.attempts, 2);
     /// # }
     /// ```
+    #[inline]
     pub fn retry_with<C, F, Fut, T, E>(self, classifier: C, op: F) -> Retry<F, Fut, C>
     where
         C: Classifier<E>,
@@ -468,8 +473,7 @@ impl RetryPolicy {
             classifier,
             notify: NoNotify,
             on_timeout: NoTimeout,
-            engine: Engine::new(self, Clock::Tokio),
-            function: "retry",
+            engine: Engine::new(Packed::from(self), Clock::Tokio),
             phase: Phase::Start,
             timeout_armed: false,
             attempt: None,
@@ -503,18 +507,6 @@ impl<F, Fut, C, N, Tm> Retry<F, Fut, C, N, Tm> {
         self
     }
 
-    /// Names the operation in telemetry events (default `"retry"`).
-    ///
-    /// ```
-    /// use retry_runtime::RetryPolicy;
-    /// let call = RetryPolicy::new().retry(|_| async { Ok::<_, std::io::Error>(1) }).named("fetch_user");
-    /// assert!(format!("{call:?}").contains("fetch_user"));
-    /// ```
-    pub fn named(mut self, function: &'static str) -> Self {
-        self.function = function;
-        self
-    }
-
     /// Calls `hook` with a [`RetryEvent`] before each sleep.
     ///
     /// ```
@@ -541,7 +533,6 @@ impl<F, Fut, C, N, Tm> Retry<F, Fut, C, N, Tm> {
             notify: hook,
             on_timeout: self.on_timeout,
             engine: self.engine,
-            function: self.function,
             phase: self.phase,
             timeout_armed: self.timeout_armed,
             attempt: self.attempt,
@@ -582,7 +573,6 @@ impl<F, Fut, C, N, Tm> Retry<F, Fut, C, N, Tm> {
             notify: self.notify,
             on_timeout: into_error,
             engine: self.engine,
-            function: self.function,
             phase: self.phase,
             timeout_armed: self.timeout_armed,
             attempt: self.attempt,
@@ -629,17 +619,14 @@ where
         let mut this = self.project();
         loop {
             match *this.phase {
-                Phase::Start => {
-                    this.engine
-                        .begin(this.function, recorder_active(recorder), Tm::ENABLED);
-                    *this.phase = Phase::Attempt;
-                }
-                Phase::Attempt => {
+                Phase::Start | Phase::Attempt => {
+                    if *this.phase == Phase::Start {
+                        this.engine
+                            .begin(FUNCTION, recorder_active(recorder), Tm::ENABLED);
+                    }
                     this.attempt.set(Some((this.op)(this.engine.attempt())));
                     *this.timeout_armed = false;
-                    if let (true, Some(timeout)) =
-                        (Tm::ENABLED, this.engine.policy().attempt_timeout)
-                    {
+                    if let (true, Some(timeout)) = (Tm::ENABLED, this.engine.attempt_timeout()) {
                         arm(this.timer.as_mut(), timeout);
                         *this.timeout_armed = true;
                     }
@@ -668,7 +655,7 @@ where
                             if !expired {
                                 return Poll::Pending;
                             }
-                            let timeout = this.engine.policy().attempt_timeout.unwrap_or_default();
+                            let timeout = this.engine.attempt_timeout().unwrap_or_default();
                             let Some(error) = this.on_timeout.timed_out(TimedOut::new(timeout))
                             else {
                                 // Only armed when timeouts are enabled; if not, keep waiting.
@@ -684,7 +671,6 @@ where
                         this.engine,
                         &*this.classifier,
                         this.notify,
-                        this.function,
                         recorder,
                         &error,
                         timed_out,
@@ -720,10 +706,9 @@ where
 /// Classifies a failed attempt, asks the engine what follows, and tells the
 /// recorder and the notify hook.
 fn judge<E: fmt::Display>(
-    engine: &mut Engine<RetryPolicy>,
+    engine: &mut Engine<Packed>,
     classifier: &impl Classifier<E>,
     notify: &mut impl Notify<E>,
-    function: &'static str,
     recorder: &mut impl Recorder,
     error: &E,
     timed_out: bool,
@@ -738,7 +723,7 @@ fn judge<E: fmt::Display>(
         )
     };
     let attempt = engine.attempt();
-    let step = engine.failed(function, class, retry_after, error);
+    let step = engine.failed(FUNCTION, class, retry_after, error);
     let delay = match step {
         Step::Retry(delay) => Some(delay),
         Step::Stop(_) => None,
