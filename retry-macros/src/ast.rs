@@ -1,14 +1,142 @@
 //! Reading the function `#[retry]` is applied to: its kind, its result type,
 //! and how each argument reaches a second attempt.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::ToTokens as _;
+use syn::parse::{Parse, ParseStream, Parser as _};
 use syn::spanned::Spanned as _;
 use syn::visit_mut::VisitMut;
 use syn::{
-    Error, FnArg, GenericArgument, Ident, ItemFn, Pat, PathArguments, ReceiverKind, Result,
-    ReturnType, Type,
+    Attribute, Error, FnArg, GenericArgument, Ident, Pat, PathArguments, ReceiverKind, Result,
+    ReturnType, Signature, Type, Visibility,
 };
+
+/// A function with its body kept as tokens: the body is not parsed (that is
+/// most of what a function-like item costs a proc macro), only moved into
+/// the attempt as written.
+pub(crate) struct ItemFn {
+    pub(crate) attrs: Vec<Attribute>,
+    pub(crate) vis: Visibility,
+    pub(crate) sig: Signature,
+    /// The body's braces.
+    pub(crate) brace: Span,
+    /// The body's statements, inner attributes removed (they are in `attrs`).
+    pub(crate) body: TokenStream,
+}
+
+/// The signature and what precedes it: attributes, visibility.
+struct Head {
+    attrs: Vec<Attribute>,
+    vis: Visibility,
+    sig: Signature,
+}
+
+impl Parse for Head {
+    fn parse(input: ParseStream<'_>) -> Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        let sig = input.parse()?;
+        if !input.is_empty() {
+            return Err(input.error("unexpected tokens after the signature"));
+        }
+        Ok(Head { attrs, vis, sig })
+    }
+}
+
+fn not_a_function(span: Span) -> Error {
+    Error::new(
+        span,
+        "`#[retry]` applies to an `async fn` or `fn` returning `Result`",
+    )
+}
+
+impl ItemFn {
+    /// Splits off the body (the last top-level token, a brace group)
+    /// before parsing, so that the parser never walks it: a proc macro pays
+    /// for every token it looks at.
+    fn parse(item: TokenStream) -> Result<Self> {
+        let mut trees: Vec<TokenTree> = item.into_iter().collect();
+        let head = |trees: Vec<TokenTree>| {
+            syn::parse2::<Head>(trees.into_iter().collect())
+                .map_err(|error| not_a_function(error.span()))
+        };
+        let group = match trees.pop() {
+            Some(TokenTree::Group(group)) if group.delimiter() == Delimiter::Brace => group,
+            Some(TokenTree::Punct(semi)) if semi.as_char() == ';' => {
+                let declaration = head(trees)?;
+                return Err(Error::new(
+                    declaration.sig.span(),
+                    "`#[retry]` needs the function's body: put it on the `impl`, not on the trait's declaration",
+                ));
+            }
+            Some(last) => return Err(not_a_function(last.span())),
+            None => return Err(not_a_function(Span::call_site())),
+        };
+        let Head {
+            mut attrs,
+            vis,
+            sig,
+        } = head(trees)?;
+        let (inner, body) = split_inner_attributes(group.stream());
+        attrs.extend(inner);
+        Ok(ItemFn {
+            attrs,
+            vis,
+            sig,
+            brace: group.span(),
+            body,
+        })
+    }
+}
+
+/// Takes the body's leading inner attributes (`#![allow(..)]`), which may
+/// not stay at the top of the `async` block the body moves into, and turns
+/// them into the function's outer attributes.
+fn split_inner_attributes(body: TokenStream) -> (Vec<Attribute>, TokenStream) {
+    // Look at the first token only, unless it starts an attribute: the rest
+    // of the body is passed on untouched.
+    match body.clone().into_iter().next() {
+        Some(TokenTree::Punct(pound)) if pound.as_char() == '#' => {}
+        _ => return (Vec::new(), body),
+    }
+    let tokens: Vec<TokenTree> = body.into_iter().collect();
+    let mut attrs = Vec::new();
+    let mut rest = 0;
+    while let [
+        TokenTree::Punct(pound),
+        TokenTree::Punct(bang),
+        TokenTree::Group(group),
+        ..,
+    ] = &tokens[rest..]
+    {
+        if pound.as_char() != '#'
+            || bang.as_char() != '!'
+            || group.delimiter() != Delimiter::Bracket
+        {
+            break;
+        }
+        let outer = quote::quote!(# #group);
+        match Attribute::parse_outer.parse2(outer) {
+            Ok(parsed) => attrs.extend(parsed),
+            Err(_) => break,
+        }
+        rest += 3;
+    }
+    (attrs, tokens[rest..].iter().cloned().collect())
+}
+
+impl quote::ToTokens for ItemFn {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        for attr in &self.attrs {
+            attr.to_tokens(tokens);
+        }
+        self.vis.to_tokens(tokens);
+        self.sig.to_tokens(tokens);
+        let mut body = Group::new(Delimiter::Brace, self.body.clone());
+        body.set_span(self.brace);
+        tokens.extend([TokenTree::Group(body)]);
+    }
+}
 
 /// How an argument is made available to each attempt.
 pub(crate) enum ArgPlan {
@@ -57,18 +185,7 @@ pub(crate) struct Function {
 /// Parses the item. `Err` means it is not something `#[retry]` can apply to
 /// at all; the caller emits the tokens untouched beside the error.
 pub(crate) fn parse(item: TokenStream) -> Result<ItemFn> {
-    syn::parse2::<ItemFn>(item.clone()).map_err(|error| {
-        match syn::parse2::<syn::TraitItemFn>(item) {
-            Ok(declaration) => Error::new(
-                declaration.sig.span(),
-                "`#[retry]` needs the function's body: put it on the `impl`, not on the trait's declaration",
-            ),
-            Err(_) => Error::new(
-                error.span(),
-                "`#[retry]` applies to an `async fn` or `fn` returning `Result`",
-            ),
-        }
-    })
+    ItemFn::parse(item)
 }
 
 impl Function {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt as _;
+use syn::parse::discouraged::Speculative as _;
 use syn::parse::{Parse, ParseStream, Parser as _};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned as _;
@@ -122,9 +123,41 @@ impl Parse for Arg {
             ));
         }
         input.parse::<Token![=]>()?;
-        let value = input.parse()?;
-        Ok(Arg { key, value })
+        Ok(Arg {
+            key,
+            value: simple_value(input)?,
+        })
     }
+}
+
+/// A literal or a plain identifier, the values of most keys, is read
+/// without syn's expression parser, which costs far more per token; anything
+/// else is a full expression.
+fn simple_value(input: ParseStream<'_>) -> Result<Expr> {
+    let ends_here = |fork: ParseStream<'_>| fork.is_empty() || fork.peek(Token![,]);
+    if input.peek(Lit) {
+        let fork = input.fork();
+        let lit: Lit = fork.parse()?;
+        if ends_here(&fork) {
+            input.advance_to(&fork);
+            return Ok(Expr::Lit(ExprLit {
+                attrs: Vec::new(),
+                lit,
+            }));
+        }
+    } else if input.peek(Ident) {
+        let fork = input.fork();
+        let ident: Ident = fork.parse()?;
+        if ends_here(&fork) {
+            input.advance_to(&fork);
+            return Ok(Expr::Path(syn::ExprPath {
+                attrs: Vec::new(),
+                qself: None,
+                path: ident.into(),
+            }));
+        }
+    }
+    input.parse()
 }
 
 /// Parses the attribute's arguments. Every mistake found is reported, not

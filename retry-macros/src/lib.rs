@@ -7,8 +7,9 @@
 //! The attribute is built in four steps, each in its own module, so that
 //! parsing never generates code and expansion never reports a mistake:
 //! `attr` reads the keys, `ast` reads the function, `valid` checks
-//! how they combine, `expand` writes the loop (`body` rewrites the
-//! function body for it).
+//! how they combine, `expand` writes the call of the loop (a
+//! `macro_rules!` macro of the runtime), and `body` renames a by-value
+//! `self` in the function body, the one case where the body is parsed.
 
 #![forbid(unsafe_code)]
 

@@ -73,12 +73,6 @@ pub fn failed<S: Source, E: Display>(
     }
 }
 
-/// The error conversion of a rewritten `?`.
-#[inline]
-pub fn err_into<F, E: From<F>>(error: F) -> E {
-    E::from(error)
-}
-
 /// Sleeps between attempts; a zero delay does not touch the timer.
 pub async fn sleep(delay: Duration) {
     if !delay.is_zero() {
@@ -206,3 +200,128 @@ impl RetryAfterField for Option<Duration> {
         *self
     }
 }
+
+/// The retry loop of an `async fn`, as `#[retry]` writes it.
+///
+/// The proc macro parses, checks and reports; this expands. Keeping the
+/// loop here means the proc macro emits a short invocation instead of the
+/// whole loop (most of a proc macro's cost is the tokens it produces), and
+/// the loop's locals are hygienic. Tokens that carry the user's spans for
+/// diagnostics (the classifier, the argument clones, the timeout
+/// conversion) are built by the proc macro and passed in, with the names
+/// of the bindings they use.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __retry_async {
+    (
+        source: $source:expr,
+        budget: $budget:expr,
+        name: $name:expr,
+        enforces_timeout: $enforces:expr,
+        attempt: [$($attempt:ident)?],
+        output: $output:ty,
+        error: $error:ident,
+        verdict: $verdict:expr,
+        notify: $notify:expr,
+        timeout: [$($after:expr, $timed_out:ident => $convert:expr,)?],
+        bindings: { $($bindings:tt)* },
+        body: { $($body:tt)* }
+    ) => {{
+        let mut engine = $crate::__private::Engine::new($source, $crate::__private::Clock::Tokio).with_budget($budget);
+        engine.begin($name, false, $enforces);
+        loop {
+            // Everything an attempt owns lives in this block and is dropped
+            // before the sleep: no error is held across an `.await`.
+            let delay = {
+                $(let $attempt: u32 = engine.attempt();)?
+                $($bindings)*
+                let pending = async {
+                    // Pins the block's output type, so that `?` in the body
+                    // knows which error to convert into.
+                    #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop)]
+                    if false {
+                        let fake: $output = loop {};
+                        return fake;
+                    }
+                    $($body)*
+                };
+                let (result, timed_out): ($output, bool) = $crate::__retry_attempt!(pending, [$($after, $timed_out => $convert,)?]);
+                match result {
+                    $crate::__private::Ok(value) => {
+                        engine.succeeded();
+                        return $crate::__private::Ok(value);
+                    }
+                    $crate::__private::Err($error) => {
+                        let verdict = if timed_out { $crate::__private::Verdict::TIMED_OUT } else { $verdict };
+                        match $crate::__private::failed(&mut engine, $name, &$error, verdict, $notify) {
+                            $crate::__private::Some(delay) => delay,
+                            $crate::__private::None => return $crate::__private::Err($error),
+                        }
+                    }
+                }
+            };
+            $crate::__private::sleep(delay).await;
+        }
+    }};
+}
+
+/// Awaits one attempt, under a timeout if one is given.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __retry_attempt {
+    ($pending:ident, []) => {
+        ($pending.await, false)
+    };
+    ($pending:ident, [$after:expr, $timed_out:ident => $convert:expr,]) => {
+        match $crate::__private::timeout($after, $pending).await {
+            $crate::__private::Ok(result) => (result, false),
+            $crate::__private::Err($timed_out) => ($crate::__private::Err($convert), true),
+        }
+    };
+}
+
+/// The retry loop of a blocking `fn`, as `#[retry]` writes it; see
+/// [`__retry_async`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __retry_blocking {
+    (
+        source: $source:expr,
+        budget: $budget:expr,
+        name: $name:expr,
+        attempt: [$($attempt:ident)?],
+        output: $output:ty,
+        error: $error:ident,
+        verdict: $verdict:expr,
+        notify: $notify:expr,
+        bindings: { $($bindings:tt)* },
+        body: { $($body:tt)* }
+    ) => {{
+        let mut engine = $crate::__private::Engine::new($source, $crate::__private::Clock::Std).with_budget($budget);
+        engine.begin($name, false, false);
+        loop {
+            let delay = {
+                $(let $attempt: u32 = engine.attempt();)?
+                $($bindings)*
+                #[allow(clippy::redundant_closure_call)]
+                let result: $output = (|| -> $output { $($body)* })();
+                match result {
+                    $crate::__private::Ok(value) => {
+                        engine.succeeded();
+                        return $crate::__private::Ok(value);
+                    }
+                    $crate::__private::Err($error) => {
+                        match $crate::__private::failed(&mut engine, $name, &$error, $verdict, $notify) {
+                            $crate::__private::Some(delay) => delay,
+                            $crate::__private::None => return $crate::__private::Err($error),
+                        }
+                    }
+                }
+            };
+            $crate::__private::sleep_blocking(delay);
+        }
+    }};
+}
+
+pub use crate::{__retry_async as retry_async, __retry_blocking as retry_blocking};
+pub use core::option::Option::{None, Some};

@@ -6,6 +6,7 @@
 //! allocation and `Send` whatever the error type.
 
 use std::fmt;
+use std::ops::Deref;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -109,9 +110,13 @@ impl Clock {
 /// future store its policy packed.
 #[doc(hidden)]
 pub trait Source {
-    /// The policy, by value: a `Copy` of a constant folds away, and a packed
-    /// policy is unpacked only where a decision needs it.
-    fn policy(&self) -> RetryPolicy;
+    /// How the policy is seen: a reference where it is stored as is, an
+    /// unpacked copy where it is packed. A reference avoids copying the
+    /// 96-byte policy at each decision.
+    type Policy<'a>: Deref<Target = RetryPolicy>
+    where
+        Self: 'a;
+    fn policy(&self) -> Self::Policy<'_>;
     /// The policy's `deadline`, read before every call.
     fn deadline(&self) -> Option<Duration> {
         self.policy().deadline
@@ -125,14 +130,30 @@ pub trait Source {
 }
 
 impl Source for RetryPolicy {
-    fn policy(&self) -> RetryPolicy {
-        *self
+    type Policy<'a> = &'a RetryPolicy;
+    fn policy(&self) -> &RetryPolicy {
+        self
     }
 }
 
 impl Source for &RetryPolicy {
-    fn policy(&self) -> RetryPolicy {
-        **self
+    type Policy<'a>
+        = &'a RetryPolicy
+    where
+        Self: 'a;
+    fn policy(&self) -> &RetryPolicy {
+        self
+    }
+}
+
+/// A packed policy, unpacked for one decision.
+#[derive(Debug)]
+pub(crate) struct Unpacked(RetryPolicy);
+
+impl Deref for Unpacked {
+    type Target = RetryPolicy;
+    fn deref(&self) -> &RetryPolicy {
+        &self.0
     }
 }
 
@@ -196,6 +217,8 @@ impl From<RetryPolicy> for Packed {
 }
 
 impl Source for Packed {
+    type Policy<'a> = Unpacked;
+
     #[inline]
     fn deadline(&self) -> Option<Duration> {
         unpack_option(self.deadline)
@@ -206,8 +229,8 @@ impl Source for Packed {
         unpack_option(self.attempt_timeout)
     }
 
-    fn policy(&self) -> RetryPolicy {
-        RetryPolicy {
+    fn policy(&self) -> Unpacked {
+        Unpacked(RetryPolicy {
             max_attempts: self.max_attempts,
             base: Duration::from_nanos(self.base),
             factor: self.factor,
@@ -217,7 +240,7 @@ impl Source for Packed {
             attempt_timeout: unpack_option(self.attempt_timeout),
             on: self.on,
             seed: self.seeded.then_some(self.seed),
-        }
+        })
     }
 }
 
@@ -272,8 +295,9 @@ pub struct FromEnv {
 }
 
 impl Source for FromEnv {
-    fn policy(&self) -> RetryPolicy {
-        *self.current
+    type Policy<'a> = &'static RetryPolicy;
+    fn policy(&self) -> &'static RetryPolicy {
+        self.current
     }
     fn on_first_failure(&mut self) {
         self.current = self.env.resolve();
@@ -314,7 +338,7 @@ impl<S: Source> Engine<S> {
         self.budget = Some(budget);
     }
 
-    pub fn policy(&self) -> RetryPolicy {
+    pub fn policy(&self) -> S::Policy<'_> {
         self.source.policy()
     }
 
@@ -381,6 +405,7 @@ impl<S: Source> Engine<S> {
 
     fn decide(&mut self, class: Class, retry_after: Option<Duration>) -> Step {
         let policy = self.source.policy();
+        let policy: &RetryPolicy = &policy;
         if class == Class::Permanent || !policy.on.contains(class) {
             return Step::Stop(StopReason::NotRetryable(class));
         }
@@ -395,7 +420,7 @@ impl<S: Source> Engine<S> {
         if !budget_allows {
             return Step::Stop(StopReason::BudgetEmpty);
         }
-        let mut delay = self.backoff.delay(&policy, self.attempt);
+        let mut delay = self.backoff.delay(policy, self.attempt);
         if let Some(hint) = retry_after {
             if hint > policy.max_delay {
                 return Step::Stop(StopReason::RetryAfterTooLong { retry_after: hint });

@@ -382,7 +382,7 @@ pin_project! {
 impl<F, Fut, C, N, Tm> fmt::Debug for Retry<F, Fut, C, N, Tm> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Retry")
-            .field("policy", &self.engine.policy())
+            .field("policy", &*self.engine.policy())
             .field("attempt", &self.engine.attempt())
             .field("phase", &self.phase)
             .finish_non_exhaustive()

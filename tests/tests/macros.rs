@@ -232,6 +232,7 @@ impl Counter {
     }
 
     /// `return` ends the attempt too.
+    #[allow(clippy::question_mark)] // the point is the explicit `return`
     #[retry(max = 4, base = "10ms")]
     async fn bump_with_return(&mut self) -> io::Result<u32> {
         if let Err(error) = step(self) {

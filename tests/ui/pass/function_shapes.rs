@@ -46,6 +46,13 @@ async fn question_mark(text: &str) -> Result<u32, io::Error> {
     Ok(number)
 }
 
+#[retry]
+async fn inner_attribute() -> io::Result<()> {
+    #![allow(unused_variables)]
+    let unused = 1;
+    Ok(())
+}
+
 #[derive(Clone)]
 struct Service {
     calls: u32,
@@ -119,6 +126,7 @@ impl<T: Clone + Send + Sync> Wrapper<T> {
 
 fn main() {
     let service = Service { calls: 0 };
+    let _ = inner_attribute();
     let _ = (free("x"), blocking("x"), generic(1, "u"), lifetimes("a", "b"));
     let _ = (impl_trait(vec![1], &|n| n), returns_impl_trait(3), question_mark("1"));
     let _ = (service.by_ref(), service.typed_receiver(), service.with_visibility(), service.get("k"));
