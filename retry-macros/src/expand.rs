@@ -341,6 +341,7 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
     let name = function.item.sig.ident.to_string();
     let output = ast::infer_impl_trait(&function.output);
     let attempt = config.attempt.as_ref().map(|attempt| &attempt.value);
+    let budgeted = config.budget.is_some();
     let budget = config.budget.as_ref().map_or_else(
         || quote!(#rt::None),
         |budget| {
@@ -371,6 +372,7 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
             #rt::retry_async! {
                 source: #source,
                 budget: #budget,
+                budgeted: #budgeted,
                 name: #name,
                 enforces_timeout: #enforces_timeout,
                 attempt: [#attempt],
@@ -388,6 +390,7 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
             #rt::retry_blocking! {
                 source: #source,
                 budget: #budget,
+                budgeted: #budgeted,
                 name: #name,
                 attempt: [#attempt],
                 output: #output,

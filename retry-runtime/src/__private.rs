@@ -216,6 +216,7 @@ macro_rules! __retry_async {
     (
         source: $source:expr,
         budget: $budget:expr,
+        budgeted: $budgeted:literal,
         name: $name:expr,
         enforces_timeout: $enforces:expr,
         attempt: [$($attempt:ident)?],
@@ -248,7 +249,10 @@ macro_rules! __retry_async {
                 let (result, timed_out): ($output, bool) = $crate::__retry_attempt!(pending, [$($after, $timed_out => $convert,)?]);
                 match result {
                     $crate::__private::Ok(value) => {
-                        engine.succeeded();
+                        // A literal: without a budget the refund compiles away.
+                        if $budgeted {
+                            engine.succeeded();
+                        }
                         return $crate::__private::Ok(value);
                     }
                     $crate::__private::Err($error) => {
@@ -288,6 +292,7 @@ macro_rules! __retry_blocking {
     (
         source: $source:expr,
         budget: $budget:expr,
+        budgeted: $budgeted:literal,
         name: $name:expr,
         attempt: [$($attempt:ident)?],
         output: $output:ty,
@@ -307,7 +312,10 @@ macro_rules! __retry_blocking {
                 let result: $output = (|| -> $output { $($body)* })();
                 match result {
                     $crate::__private::Ok(value) => {
-                        engine.succeeded();
+                        // A literal: without a budget the refund compiles away.
+                        if $budgeted {
+                            engine.succeeded();
+                        }
                         return $crate::__private::Ok(value);
                     }
                     $crate::__private::Err($error) => {
