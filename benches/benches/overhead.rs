@@ -39,7 +39,9 @@ fn success(c: &mut Criterion) {
     let mut group = c.benchmark_group("success");
     // Nanosecond-scale: more samples and time than the default, so that
     // run-to-run noise (a few ns on a shared VM) stays below the effects.
-    group.sample_size(300).measurement_time(std::time::Duration::from_secs(10));
+    group
+        .sample_size(300)
+        .measurement_time(std::time::Duration::from_secs(10));
     group.bench_function("bare call", |b| {
         b.iter(|| complete_now(pin!(bare(black_box(&Op::new(0)), 1))));
     });

@@ -264,7 +264,11 @@ macro_rules! __retry_async {
                     }
                 }
             };
-            $crate::__private::sleep(delay).await;
+            // Checked here, not only in `sleep`: a zero delay then builds
+            // no sleep future at all.
+            if !delay.is_zero() {
+                $crate::__private::sleep(delay).await;
+            }
         }
     }};
 }
