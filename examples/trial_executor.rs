@@ -17,11 +17,7 @@ use retry_examples::trials::{TrialConfig, TrialRunner, demo_trials};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_target(true)
-        .compact()
-        .init();
+    retry_examples::init_tracing();
 
     let config = TrialConfig {
         max_retries: 3,

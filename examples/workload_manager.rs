@@ -77,11 +77,7 @@ fn row(columns: [&str; 4]) {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_target(true)
-        .compact()
-        .init();
+    retry_examples::init_tracing();
 
     let gateway = Gateway::start()?;
     let supervisor = Supervisor::new(gateway.url());

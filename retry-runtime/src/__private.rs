@@ -247,22 +247,10 @@ macro_rules! __retry_async {
                     $($body)*
                 };
                 let (result, timed_out): ($output, bool) = $crate::__retry_attempt!(pending, [$($after, $timed_out => $convert,)?]);
-                match result {
-                    $crate::__private::Ok(value) => {
-                        // A literal: without a budget the refund compiles away.
-                        if $budgeted {
-                            engine.succeeded();
-                        }
-                        return $crate::__private::Ok(value);
-                    }
-                    $crate::__private::Err($error) => {
-                        let verdict = if timed_out { $crate::__private::Verdict::TIMED_OUT } else { $verdict };
-                        match $crate::__private::failed(&mut engine, $name, &$error, verdict, $notify) {
-                            $crate::__private::Some(delay) => delay,
-                            $crate::__private::None => return $crate::__private::Err($error),
-                        }
-                    }
-                }
+                $crate::__retry_outcome!(
+                    engine, result, $budgeted, $name, $notify,
+                    $error => if timed_out { $crate::__private::Verdict::TIMED_OUT } else { $verdict }
+                )
             };
             // Checked here, not only in `sleep`: a zero delay then builds
             // no sleep future at all.
@@ -284,6 +272,30 @@ macro_rules! __retry_attempt {
         match $crate::__private::timeout($after, $pending).await {
             $crate::__private::Ok(result) => (result, false),
             $crate::__private::Err($timed_out) => ($crate::__private::Err($convert), true),
+        }
+    };
+}
+
+/// What follows an attempt's result: return an `Ok`; for an `Err`, the
+/// delay before the next attempt, or return the error.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __retry_outcome {
+    ($engine:ident, $result:ident, $budgeted:literal, $name:expr, $notify:expr, $error:ident => $verdict:expr) => {
+        match $result {
+            $crate::__private::Ok(value) => {
+                // A literal: without a budget the refund compiles away.
+                if $budgeted {
+                    $engine.succeeded();
+                }
+                return $crate::__private::Ok(value);
+            }
+            $crate::__private::Err($error) => {
+                match $crate::__private::failed(&mut $engine, $name, &$error, $verdict, $notify) {
+                    $crate::__private::Some(delay) => delay,
+                    $crate::__private::None => return $crate::__private::Err($error),
+                }
+            }
         }
     };
 }
@@ -314,21 +326,7 @@ macro_rules! __retry_blocking {
                 $($bindings)*
                 #[allow(clippy::redundant_closure_call)]
                 let result: $output = (|| -> $output { $($body)* })();
-                match result {
-                    $crate::__private::Ok(value) => {
-                        // A literal: without a budget the refund compiles away.
-                        if $budgeted {
-                            engine.succeeded();
-                        }
-                        return $crate::__private::Ok(value);
-                    }
-                    $crate::__private::Err($error) => {
-                        match $crate::__private::failed(&mut engine, $name, &$error, $verdict, $notify) {
-                            $crate::__private::Some(delay) => delay,
-                            $crate::__private::None => return $crate::__private::Err($error),
-                        }
-                    }
-                }
+                $crate::__retry_outcome!(engine, result, $budgeted, $name, $notify, $error => $verdict)
             };
             $crate::__private::sleep_blocking(delay);
         }
