@@ -6,34 +6,10 @@ use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
 
-pub use crate::engine::{Clock, Engine, EnvPolicy, FromEnv, Source, Step};
+pub use crate::engine::{Clock, Engine, EnvPolicy, FromEnv, Source, Step, Verdict};
 pub use crate::{Class, ClassSet, Classify, RetryBudget, RetryEvent, RetryPolicy, TimedOut};
 pub use core::result::Result::{Err, Ok};
 pub use std::time::Duration as StdDuration;
-
-/// What is known about one failure before the engine decides.
-#[derive(Clone, Copy, Debug)]
-pub struct Verdict<'e> {
-    pub class: Class,
-    pub retry_after: Option<Duration>,
-    pub label: Option<&'e str>,
-}
-
-impl Verdict<'_> {
-    pub const TIMED_OUT: Verdict<'static> = Verdict {
-        class: Class::Ambiguous,
-        retry_after: None,
-        label: Some("timeout"),
-    };
-
-    pub fn of(class: Class) -> Self {
-        Verdict {
-            class,
-            retry_after: None,
-            label: None,
-        }
-    }
-}
 
 /// The error's own opinion, through [`Classify`].
 pub fn by_trait<E: Classify + ?Sized>(error: &E) -> Verdict<'_> {
@@ -53,22 +29,13 @@ pub fn failed<S: Source, E: Display>(
     verdict: Verdict<'_>,
     notify: Option<fn(&RetryEvent<'_, E>)>,
 ) -> Option<Duration> {
-    let attempt = engine.attempt();
-    match engine.failed(function, verdict.class, verdict.retry_after, error) {
-        Step::Retry(delay) => {
-            if let Some(notify) = notify {
-                let max_attempts = engine.policy().max_attempts;
-                notify(&RetryEvent::new(
-                    attempt,
-                    max_attempts,
-                    delay,
-                    verdict.class,
-                    verdict.label,
-                    error,
-                ));
-            }
-            Some(delay)
+    let step = engine.judge(function, verdict, error, |event| {
+        if let Some(notify) = notify {
+            notify(event);
         }
+    });
+    match step {
+        Step::Retry(delay) => Some(delay),
         Step::Stop(_) => None,
     }
 }

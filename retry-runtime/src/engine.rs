@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::backoff::Backoff;
-use crate::{Class, RetryBudget, RetryPolicy, telemetry};
+use crate::{Class, RetryBudget, RetryEvent, RetryPolicy, telemetry};
 
 /// Why a retry loop returned an error instead of retrying it.
 ///
@@ -71,6 +71,32 @@ impl fmt::Display for StopReason {
                     human(*retry_after)
                 )
             }
+        }
+    }
+}
+
+/// What is known about one failure before the engine decides.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct Verdict<'e> {
+    pub class: Class,
+    pub retry_after: Option<Duration>,
+    pub label: Option<&'e str>,
+}
+
+impl Verdict<'_> {
+    /// A timed-out attempt, whatever its error would classify as.
+    pub const TIMED_OUT: Verdict<'static> = Verdict {
+        class: Class::Ambiguous,
+        retry_after: None,
+        label: Some("timeout"),
+    };
+
+    pub fn of(class: Class) -> Self {
+        Verdict {
+            class,
+            retry_after: None,
+            label: None,
         }
     }
 }
@@ -399,6 +425,35 @@ impl<S: Source> Engine<S> {
                 self.attempt += 1;
             }
             Step::Stop(reason) => telemetry::gave_up(function, self.attempt, class, reason, error),
+        }
+        step
+    }
+
+    /// [`failed`](Self::failed), then, if a retry follows, `notify` with
+    /// the event describing it: the one place both the `Retry` future and
+    /// generated loops build their hook's event.
+    pub fn judge<E>(
+        &mut self,
+        function: &'static str,
+        verdict: Verdict<'_>,
+        error: &E,
+        notify: impl FnOnce(&RetryEvent<'_, E>),
+    ) -> Step
+    where
+        E: fmt::Display,
+    {
+        let attempt = self.attempt;
+        let step = self.failed(function, verdict.class, verdict.retry_after, error);
+        if let Step::Retry(delay) = step {
+            let max_attempts = self.policy().max_attempts;
+            notify(&RetryEvent::new(
+                attempt,
+                max_attempts,
+                delay,
+                verdict.class,
+                verdict.label,
+                error,
+            ));
         }
         step
     }

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
-use crate::engine::{Clock, Engine, Packed, Step};
+use crate::engine::{Clock, Engine, Packed, Step, Verdict};
 use crate::{Class, Classify, RetryBudget, RetryPolicy, StopReason, TimedOut};
 
 /// Decides the [`Class`] of an error: the `classify` argument of
@@ -713,41 +713,29 @@ fn judge<E: fmt::Display>(
     error: &E,
     timed_out: bool,
 ) -> Step {
-    let (class, retry_after, label) = if timed_out {
-        (Class::Ambiguous, None, Some("timeout"))
+    let verdict = if timed_out {
+        Verdict::TIMED_OUT
     } else {
-        (
-            classifier.classify(error),
-            classifier.retry_after(error),
-            classifier.label(error),
-        )
+        Verdict {
+            class: classifier.classify(error),
+            retry_after: classifier.retry_after(error),
+            label: classifier.label(error),
+        }
     };
     let attempt = engine.attempt();
-    let step = engine.failed(FUNCTION, class, retry_after, error);
-    let delay = match step {
-        Step::Retry(delay) => Some(delay),
-        Step::Stop(_) => None,
-    };
+    let step = engine.judge(FUNCTION, verdict, error, |event| notify.notify(event));
     recorder.failure(|| AttemptRecord {
         attempt,
         at: SystemTime::now(),
         elapsed: engine.elapsed(),
-        class,
-        label: label.map(str::to_owned),
+        class: verdict.class,
+        label: verdict.label.map(str::to_owned),
         error: error.to_string(),
-        delay,
+        delay: match step {
+            Step::Retry(delay) => Some(delay),
+            Step::Stop(_) => None,
+        },
     });
-    if let Some(delay) = delay {
-        let max_attempts = engine.policy().max_attempts;
-        notify.notify(&RetryEvent::new(
-            attempt,
-            max_attempts,
-            delay,
-            class,
-            label,
-            error,
-        ));
-    }
     step
 }
 
