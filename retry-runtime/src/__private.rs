@@ -40,10 +40,40 @@ pub fn failed<S: Source, E: Display>(
     }
 }
 
+pin_project_lite::pin_project! {
+    /// The sleep between attempts: nothing at all for a zero delay (tokio
+    /// would round a zero sleep up to its 1 ms tick), else tokio's `Sleep`.
+    /// A plain enum rather than an `async fn`, so that it adds nothing to
+    /// the generated future beyond the `Sleep` itself.
+    #[project = PauseProjection]
+    pub enum Pause {
+        Now,
+        Later { #[pin] sleep: tokio::time::Sleep },
+    }
+}
+
+impl Future for Pause {
+    type Output = ();
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        match self.project() {
+            PauseProjection::Now => std::task::Poll::Ready(()),
+            PauseProjection::Later { sleep } => sleep.poll(cx),
+        }
+    }
+}
+
 /// Sleeps between attempts; a zero delay does not touch the timer.
-pub async fn sleep(delay: Duration) {
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+pub fn sleep(delay: Duration) -> Pause {
+    if delay.is_zero() {
+        Pause::Now
+    } else {
+        Pause::Later {
+            sleep: tokio::time::sleep(delay),
+        }
     }
 }
 
@@ -219,11 +249,7 @@ macro_rules! __retry_async {
                     $error => if timed_out { $crate::__private::Verdict::TIMED_OUT } else { $verdict }
                 )
             };
-            // Checked here, not only in `sleep`: a zero delay then builds
-            // no sleep future at all.
-            if !delay.is_zero() {
-                $crate::__private::sleep(delay).await;
-            }
+            $crate::__private::sleep(delay).await;
         }
     }};
 }
