@@ -19,7 +19,8 @@
 //!   so this one shows the proc macro's own cost (about half a millisecond
 //!   per function in a debug build) against an unchanged crate.
 //!
-//! The median of five builds per variant and mode is reported.
+//! The median of nine builds per variant and mode is reported, the two
+//! variants alternating.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -27,7 +28,7 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 const FUNCTIONS: usize = 200;
-const RUNS: usize = 5;
+const RUNS: usize = 9;
 const TARGET_RATIO: f64 = 1.3;
 
 const COMMON: &str = r#"
@@ -221,14 +222,18 @@ fn run() -> std::io::Result<bool> {
     );
     let mut full_ratio = f64::INFINITY;
     for (mode, incremental) in modes {
-        let mut medians = Vec::new();
-        for (name, label, _) in variants {
-            let dir = work.join(name);
-            let mut samples = Vec::new();
-            for _ in 0..RUNS {
+        // The variants alternate, so that drift in the machine's speed
+        // (a shared VM) affects both alike.
+        let mut samples = [Vec::new(), Vec::new()];
+        for _ in 0..RUNS {
+            for ((name, _, _), samples) in variants.iter().zip(&mut samples) {
+                let dir = work.join(name);
                 touch(&dir)?;
                 samples.push(cargo_build(&cargo, &dir, &target, incremental)?);
             }
+        }
+        let mut medians = Vec::new();
+        for ((_, label, _), samples) in variants.iter().zip(samples) {
             let all: Vec<String> = samples
                 .iter()
                 .map(|sample| format!("{:.2}", sample.as_secs_f64()))
