@@ -53,7 +53,7 @@ impl VisitMut for RenameSelf<'_> {
 
 fn rename_token(to: &Ident, span: Span) -> TokenStream {
     let mut ident = to.clone();
-    ident.set_span(to.span().resolved_at(to.span()).located_at(span));
+    ident.set_span(to.span().located_at(span));
     TokenTree::Ident(ident).into()
 }
 

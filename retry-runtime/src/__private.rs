@@ -9,7 +9,6 @@ use std::time::Duration;
 pub use crate::engine::{Clock, Engine, EnvPolicy, FromEnv, Source, Step, Verdict};
 pub use crate::{Class, ClassSet, Classify, RetryBudget, RetryEvent, RetryPolicy, TimedOut};
 pub use core::result::Result::{Err, Ok};
-pub use std::time::Duration as StdDuration;
 
 /// The error's own opinion, through [`Classify`].
 pub fn by_trait<E: Classify + ?Sized>(error: &E) -> Verdict<'_> {
@@ -91,17 +90,6 @@ pub async fn timeout<F: Future>(after: Duration, attempt: F) -> Result<F::Output
         .map_err(|_| TimedOut::new(after))
 }
 
-/// Runs one attempt under the timeout of a run-time policy, if it has one.
-pub async fn maybe_timeout<F: Future>(
-    after: Option<Duration>,
-    attempt: F,
-) -> Result<F::Output, TimedOut> {
-    match after {
-        Some(after) => timeout(after, attempt).await,
-        None => Ok(attempt.await),
-    }
-}
-
 /// A compile-time duration, from the nanoseconds the macro parsed.
 pub const fn nanos(secs: u64, nanos: u32) -> Duration {
     Duration::new(secs, nanos)
@@ -164,21 +152,6 @@ impl<E: From<TimedOut>> FromTimedOut for E {
         E::from(timed_out)
     }
 }
-
-/// Names the error type of a `Result`-returning function, including
-/// aliases such as `io::Result<T>`.
-pub trait ResultType {
-    type Ok;
-    type Err;
-}
-
-impl<T, E> ResultType for Result<T, E> {
-    type Ok = T;
-    type Err = E;
-}
-
-/// A compile-time check, spanned at the error type, that it is `Classify`.
-pub const fn assert_classify<E: Classify + ?Sized>() {}
 
 /// The field named by `#[classify(retry_after = field)]`: a `Duration` or
 /// an `Option<Duration>`.
