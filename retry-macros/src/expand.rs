@@ -349,11 +349,12 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
             quote!(#rt::Some(#expr))
         },
     );
+    let timed = config.notify.is_some();
     let notify = config.notify.as_ref().map_or_else(
-        || quote!(#rt::None),
+        || quote!(#rt::NoNotify),
         |notify| {
             let path = &notify.value;
-            quote!(#rt::Some(#path))
+            respan(quote!(#rt::hook::<#output, _>(#path)), path.span())
         },
     );
     let body = &function.item.body;
@@ -373,6 +374,7 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
                 source: #source,
                 budget: #budget,
                 budgeted: #budgeted,
+                timed: #timed,
                 name: #name,
                 enforces_timeout: #enforces_timeout,
                 attempt: [#attempt],
@@ -391,6 +393,7 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
                 source: #source,
                 budget: #budget,
                 budgeted: #budgeted,
+                timed: #timed,
                 name: #name,
                 attempt: [#attempt],
                 output: #output,

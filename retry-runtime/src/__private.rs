@@ -7,7 +7,9 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use crate::engine::{Clock, Engine, EnvPolicy, FromEnv, Source, Step, Verdict};
-pub use crate::{Class, ClassSet, Classify, RetryBudget, RetryEvent, RetryPolicy, TimedOut};
+pub use crate::{
+    Class, ClassSet, Classify, NoNotify, Notify, RetryBudget, RetryEvent, RetryPolicy, TimedOut,
+};
 pub use core::result::Result::{Err, Ok};
 
 /// The error's own opinion, through [`Classify`].
@@ -21,27 +23,45 @@ pub fn by_trait<E: Classify + ?Sized>(error: &E) -> Verdict<'_> {
 
 /// Decides what follows a failed attempt and calls the notify hook if a
 /// retry follows. `None`: return the error.
-pub fn failed<S: Source, E: Display>(
+pub fn failed<S: Source, E: Display, N: Notify<E>>(
     engine: &mut Engine<S>,
     function: &'static str,
     error: &E,
     verdict: Verdict<'_>,
-    notify: Option<fn(&RetryEvent<'_, E>)>,
+    notify: &mut N,
 ) -> Option<Duration> {
-    let step = engine.judge(function, verdict, error, |event| {
-        if let Some(notify) = notify {
-            notify(event);
-        }
-    });
-    match step {
+    match engine.judge(function, verdict, error, notify) {
         Step::Retry(delay) => Some(delay),
         Step::Stop(_) => None,
     }
 }
 
+/// The error type of a function's return type (`Result<T, E>` or an alias
+/// of it), so that a hook can be checked against it.
+pub trait ResultType {
+    type Error;
+}
+
+impl<T, E> ResultType for Result<T, E> {
+    type Error = E;
+}
+
+/// `notify = expr` for a closure: the bound gives the closure its argument
+/// type, which a `Notify` bound alone would not.
+pub fn closure_hook<R: ResultType, F: FnMut(&RetryEvent<'_, R::Error>)>(hook: F) -> F {
+    hook
+}
+
+/// `notify = expr` for any other value: a `fn`, or a type implementing
+/// `Notify`.
+pub fn hook<R: ResultType, N: Notify<R::Error>>(hook: N) -> N {
+    hook
+}
+
 pin_project_lite::pin_project! {
-    /// The sleep between attempts: nothing at all for a zero delay (tokio
-    /// would round a zero sleep up to its 1 ms tick), else tokio's `Sleep`.
+    /// The sleep between attempts: no timer for a zero delay (tokio would
+    /// round a zero sleep up to its 1 ms tick), only a cooperative yield
+    /// once the task's scheduling budget is spent; else tokio's `Sleep`.
     /// A plain enum rather than an `async fn`, so that it adds nothing to
     /// the generated future beyond the `Sleep` itself.
     #[project = PauseProjection]
@@ -59,7 +79,7 @@ impl Future for Pause {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<()> {
         match self.project() {
-            PauseProjection::Now => std::task::Poll::Ready(()),
+            PauseProjection::Now => crate::coop::poll_proceed(cx),
             PauseProjection::Later { sleep } => sleep.poll(cx),
         }
     }
@@ -187,6 +207,7 @@ macro_rules! __retry_async {
         source: $source:expr,
         budget: $budget:expr,
         budgeted: $budgeted:literal,
+        timed: $timed:literal,
         name: $name:expr,
         enforces_timeout: $enforces:expr,
         attempt: [$($attempt:ident)?],
@@ -199,7 +220,8 @@ macro_rules! __retry_async {
         body: { $($body:tt)* }
     ) => {{
         let mut engine = $crate::__private::Engine::new($source, $crate::__private::Clock::Tokio).with_budget($budget);
-        engine.begin($name, false, $enforces);
+        let mut notify = $notify;
+        engine.begin($name, $timed, $enforces);
         loop {
             // Everything an attempt owns lives in this block and is dropped
             // before the sleep: no error is held across an `.await`.
@@ -218,7 +240,7 @@ macro_rules! __retry_async {
                 };
                 let (result, timed_out): ($output, bool) = $crate::__retry_attempt!(pending, [$($after, $timed_out => $convert,)?]);
                 $crate::__retry_outcome!(
-                    engine, result, $budgeted, $name, $notify,
+                    engine, result, $budgeted, $name, notify,
                     $error => if timed_out { $crate::__private::Verdict::TIMED_OUT } else { $verdict }
                 )
             };
@@ -247,17 +269,25 @@ macro_rules! __retry_attempt {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __retry_outcome {
-    ($engine:ident, $result:ident, $budgeted:literal, $name:expr, $notify:expr, $error:ident => $verdict:expr) => {
+    ($engine:ident, $result:ident, $budgeted:literal, $name:expr, $notify:ident, $error:ident => $verdict:expr) => {
         match $result {
             $crate::__private::Ok(value) => {
                 // A literal: without a budget the refund compiles away.
                 if $budgeted {
-                    $engine.succeeded();
+                    $engine.succeeded($name);
+                } else {
+                    $engine.finished_ok($name);
                 }
                 return $crate::__private::Ok(value);
             }
             $crate::__private::Err($error) => {
-                match $crate::__private::failed(&mut $engine, $name, &$error, $verdict, $notify) {
+                match $crate::__private::failed(
+                    &mut $engine,
+                    $name,
+                    &$error,
+                    $verdict,
+                    &mut $notify,
+                ) {
                     $crate::__private::Some(delay) => delay,
                     $crate::__private::None => return $crate::__private::Err($error),
                 }
@@ -275,6 +305,7 @@ macro_rules! __retry_blocking {
         source: $source:expr,
         budget: $budget:expr,
         budgeted: $budgeted:literal,
+        timed: $timed:literal,
         name: $name:expr,
         attempt: [$($attempt:ident)?],
         output: $output:ty,
@@ -285,14 +316,15 @@ macro_rules! __retry_blocking {
         body: { $($body:tt)* }
     ) => {{
         let mut engine = $crate::__private::Engine::new($source, $crate::__private::Clock::Std).with_budget($budget);
-        engine.begin($name, false, false);
+        let mut notify = $notify;
+        engine.begin($name, $timed, false);
         loop {
             let delay = {
                 $(let $attempt: u32 = engine.attempt();)?
                 $($bindings)*
                 #[allow(clippy::redundant_closure_call)]
                 let result: $output = (|| -> $output { $($body)* })();
-                $crate::__retry_outcome!(engine, result, $budgeted, $name, $notify, $error => $verdict)
+                $crate::__retry_outcome!(engine, result, $budgeted, $name, notify, $error => $verdict)
             };
             $crate::__private::sleep_blocking(delay);
         }

@@ -1,10 +1,68 @@
-//! Delay arithmetic: exponential growth, the cap, and jitter.
+//! Delay arithmetic: the growth of each [`Backoff`], the cap, and jitter.
 
+use std::fmt;
 use std::time::Duration;
 
 use crate::{Jitter, RetryPolicy};
 
 const NANOS_PER_SEC: u128 = 1_000_000_000;
+
+/// How the delay grows from one retry to the next, before the cap
+/// (`max_delay`) and jitter apply.
+///
+/// With `k` the 1-based number of the retry:
+///
+/// | backoff | delay before retry `k` | with base 1 s |
+/// |---|---|---|
+/// | `Exponential` | `base * factor^(k-1)` | 1, 2, 4, 8, 16 s (factor 2) |
+/// | `Linear` | `base * k` | 1, 2, 3, 4, 5 s |
+/// | `Fibonacci` | `base * fib(k)`, fib = 1, 1, 2, 3, 5, 8, ... | 1, 1, 2, 3, 5 s |
+///
+/// `factor` only shapes `Exponential`. All of them saturate at `max_delay`
+/// for any retry count, without overflow. Decorrelated jitter replaces the
+/// growth with its own (see [`Jitter`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use retry_runtime::{Backoff, RetryPolicy};
+///
+/// let fib = RetryPolicy::new().retries(6).base(Duration::from_secs(1)).backoff(Backoff::Fibonacci);
+/// let secs: Vec<u64> = fib.schedule().map(|d| d.as_secs()).collect();
+/// assert_eq!(secs, [1, 1, 2, 3, 5, 8]);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum Backoff {
+    /// `base * factor^(k-1)`: the default.
+    #[default]
+    Exponential,
+    /// `base * k`.
+    Linear,
+    /// `base * fib(k)`.
+    Fibonacci,
+}
+
+impl Backoff {
+    /// The lowercase name, as in `#[retry(backoff = linear)]`.
+    ///
+    /// ```
+    /// assert_eq!(retry_runtime::Backoff::Fibonacci.as_str(), "fibonacci");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Backoff::Exponential => "exponential",
+            Backoff::Linear => "linear",
+            Backoff::Fibonacci => "fibonacci",
+        }
+    }
+}
+
+impl fmt::Display for Backoff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 fn from_nanos(nanos: u128) -> Duration {
     // Saturates at Duration::MAX's whole seconds; callers cap far below it.
@@ -13,21 +71,57 @@ fn from_nanos(nanos: u128) -> Duration {
     Duration::new(secs, (nanos % NANOS_PER_SEC) as u32)
 }
 
-/// `min(base * factor^(retry-1), max_delay)`, exact for integer factors,
-/// saturating for every input: no overflow, no panic, never above the cap.
+/// The delay before retry `retry` (1-based) under `backoff`, capped at
+/// `max_delay`: saturating for every input, no overflow, no panic, never
+/// above the cap.
 ///
 /// An unvalidated policy is read leniently: a factor below 1 (or NaN) is 1,
 /// and `max_delay` caps even `base`.
 pub(crate) fn nominal_delay(
+    backoff: Backoff,
     base: Duration,
     factor: f64,
     max_delay: Duration,
     retry: u32,
 ) -> Duration {
-    let exponent = retry.saturating_sub(1);
     if base >= max_delay {
         return max_delay;
     }
+    match backoff {
+        Backoff::Exponential => exponential(base, factor, max_delay, retry),
+        Backoff::Linear => {
+            let nanos = base.as_nanos().saturating_mul(u128::from(retry.max(1)));
+            if nanos >= max_delay.as_nanos() {
+                max_delay
+            } else {
+                from_nanos(nanos)
+            }
+        }
+        Backoff::Fibonacci => {
+            let cap = max_delay.as_nanos();
+            let base = base.as_nanos();
+            // (fib(k-1), fib(k)) scaled by base; base >= 1ns once past the
+            // first cap check unless it is zero, so this ends within ~140
+            // rounds (fib(140) exceeds any u128 nanosecond count).
+            let (mut previous, mut current) = (0u128, base);
+            for _ in 1..retry.max(1) {
+                if current >= cap || current == 0 {
+                    break;
+                }
+                (previous, current) = (current, current.saturating_add(previous));
+            }
+            if current >= cap {
+                max_delay
+            } else {
+                from_nanos(current)
+            }
+        }
+    }
+}
+
+/// `min(base * factor^(retry-1), max_delay)`, exact for integer factors.
+fn exponential(base: Duration, factor: f64, max_delay: Duration, retry: u32) -> Duration {
+    let exponent = retry.saturating_sub(1);
     if exponent == 0 || base.is_zero() || factor.is_nan() || factor <= 1.0 {
         return base;
     }
@@ -69,7 +163,7 @@ fn uniform(rng: &mut fastrand::Rng, low: Duration, high: Duration) -> Duration {
 /// one) and the previous delay, which decorrelated jitter grows from. Kept
 /// as two words because it lives in every retry future.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Backoff {
+pub(crate) struct Delays {
     rng: u64,
     /// The previous decorrelated delay in nanoseconds (saturating), 0
     /// before the first: a delay of zero and no delay at all grow the same
@@ -77,14 +171,14 @@ pub(crate) struct Backoff {
     previous: u64,
 }
 
-impl Backoff {
+impl Delays {
     /// The delay before retry `retry` (1-based) under `policy`.
     pub(crate) fn delay(&mut self, policy: &RetryPolicy, retry: u32) -> Duration {
         if policy.base.is_zero() && policy.jitter != Jitter::Decorrelated {
             // Every jitter of a zero delay is zero.
             return Duration::ZERO;
         }
-        let nominal = nominal_delay(policy.base, policy.factor, policy.max_delay, retry);
+        let nominal = policy.delay(retry);
         match policy.jitter {
             Jitter::None => nominal,
             Jitter::Full => self.with_rng(policy, |rng| uniform(rng, Duration::ZERO, nominal)),
@@ -141,7 +235,7 @@ impl Backoff {
 pub struct Schedule {
     policy: RetryPolicy,
     retry: u32,
-    backoff: Backoff,
+    delays: Delays,
 }
 
 impl Schedule {
@@ -149,7 +243,7 @@ impl Schedule {
         Schedule {
             policy,
             retry: 0,
-            backoff: Backoff::default(),
+            delays: Delays::default(),
         }
     }
 }
@@ -162,7 +256,7 @@ impl Iterator for Schedule {
             return None;
         }
         self.retry += 1;
-        Some(self.backoff.delay(&self.policy, self.retry))
+        Some(self.delays.delay(&self.policy, self.retry))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -185,13 +279,15 @@ mod tests {
     use proptest::prelude::*;
 
     const S: fn(u64) -> Duration = Duration::from_secs;
+
+    fn exp_delay(base: Duration, factor: f64, cap: Duration, retry: u32) -> Duration {
+        nominal_delay(Backoff::Exponential, base, factor, cap, retry)
+    }
     const MS: fn(u64) -> Duration = Duration::from_millis;
 
     #[test]
     fn doubling_from_two_seconds_caps_at_sixty() {
-        let delays: Vec<_> = (1..=8)
-            .map(|k| nominal_delay(S(2), 2.0, S(60), k))
-            .collect();
+        let delays: Vec<_> = (1..=8).map(|k| exp_delay(S(2), 2.0, S(60), k)).collect();
         assert_eq!(
             delays,
             [S(2), S(4), S(8), S(16), S(32), S(60), S(60), S(60)]
@@ -200,26 +296,26 @@ mod tests {
 
     #[test]
     fn fractional_and_constant_factors() {
-        assert_eq!(nominal_delay(MS(100), 1.5, S(60), 3), MS(225));
-        assert_eq!(nominal_delay(MS(100), 1.0, S(60), 1000), MS(100));
+        assert_eq!(exp_delay(MS(100), 1.5, S(60), 3), MS(225));
+        assert_eq!(exp_delay(MS(100), 1.0, S(60), 1000), MS(100));
         assert_eq!(
-            nominal_delay(MS(100), 0.5, S(60), 5),
+            exp_delay(MS(100), 0.5, S(60), 5),
             MS(100),
             "factor < 1 reads as 1"
         );
-        assert_eq!(nominal_delay(MS(100), f64::NAN, S(60), 5), MS(100));
-        assert_eq!(nominal_delay(MS(100), f64::INFINITY, S(60), 2), S(60));
+        assert_eq!(exp_delay(MS(100), f64::NAN, S(60), 5), MS(100));
+        assert_eq!(exp_delay(MS(100), f64::INFINITY, S(60), 2), S(60));
     }
 
     #[test]
     fn extremes_saturate_at_the_cap() {
-        assert_eq!(nominal_delay(S(1), 2.0, S(60), u32::MAX), S(60));
+        assert_eq!(exp_delay(S(1), 2.0, S(60), u32::MAX), S(60));
         assert_eq!(
-            nominal_delay(Duration::MAX, 2.0, Duration::MAX, 3),
+            exp_delay(Duration::MAX, 2.0, Duration::MAX, 3),
             Duration::MAX
         );
         assert_eq!(
-            nominal_delay(
+            exp_delay(
                 Duration::from_nanos(1),
                 f64::from(u32::MAX),
                 Duration::MAX,
@@ -228,14 +324,11 @@ mod tests {
             Duration::MAX
         );
         assert_eq!(
-            nominal_delay(S(90), 2.0, S(60), 1),
+            exp_delay(S(90), 2.0, S(60), 1),
             S(60),
             "the cap wins over base"
         );
-        assert_eq!(
-            nominal_delay(Duration::ZERO, 2.0, S(60), 50),
-            Duration::ZERO
-        );
+        assert_eq!(exp_delay(Duration::ZERO, 2.0, S(60), 50), Duration::ZERO);
     }
 
     #[test]
@@ -279,7 +372,7 @@ mod tests {
             retry in 0u32..=u32::MAX,
         ) {
             let (base, cap) = (Duration::from_nanos(base_ns), Duration::from_nanos(cap_ns));
-            let delay = nominal_delay(base, factor, cap, retry);
+            let delay = exp_delay(base, factor, cap, retry);
             prop_assert!(delay <= cap);
             if base <= cap && factor >= 1.0 {
                 prop_assert!(delay >= base, "{delay:?} < base {base:?}");
@@ -290,14 +383,14 @@ mod tests {
         fn integer_factors_are_exact(base_ms in 0u64..10_000, factor in 1u32..=10, retry in 1u32..12) {
             let cap = Duration::from_secs(1 << 40);
             let expected = u128::from(base_ms) * u128::from(factor).pow(retry - 1);
-            let delay = nominal_delay(MS(base_ms), f64::from(factor), cap, retry);
+            let delay = exp_delay(MS(base_ms), f64::from(factor), cap, retry);
             prop_assert_eq!(delay.as_millis(), expected);
         }
 
         #[test]
         fn growth_is_monotonic(base_ms in 1u64..10_000, factor in 1.0f64..8.0, cap_s in 1u64..10_000, retry in 1u32..200) {
             let (base, cap) = (MS(base_ms), S(cap_s));
-            prop_assert!(nominal_delay(base, factor, cap, retry) <= nominal_delay(base, factor, cap, retry + 1));
+            prop_assert!(exp_delay(base, factor, cap, retry) <= exp_delay(base, factor, cap, retry + 1));
         }
 
         #[test]
@@ -315,7 +408,7 @@ mod tests {
                 .seed(seed);
             for (index, delay) in policy.schedule().enumerate() {
                 let retry = u32::try_from(index).unwrap() + 1;
-                let nominal = nominal_delay(policy.base, policy.factor, policy.max_delay, retry);
+                let nominal = policy.delay(retry);
                 prop_assert!(delay <= policy.max_delay);
                 match jitter {
                     Jitter::None => prop_assert_eq!(delay, nominal),

@@ -8,10 +8,11 @@
 use std::fmt;
 use std::ops::Deref;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use crate::backoff::Backoff;
-use crate::{Class, RetryBudget, RetryEvent, RetryPolicy, telemetry};
+use crate::backoff::Delays;
+use crate::report::{self, CallReport, History};
+use crate::{AttemptRecord, Class, Notify, RetryBudget, RetryEvent, RetryPolicy, telemetry};
 
 /// Why a retry loop returned an error instead of retrying it.
 ///
@@ -37,7 +38,7 @@ pub enum StopReason {
     },
     /// The shared [`RetryBudget`] had no tokens to spare.
     BudgetEmpty,
-    /// The next sleep would have ended past the deadline.
+    /// The next attempt would have started at or past the deadline.
     Deadline {
         /// The policy's deadline.
         #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration"))]
@@ -49,6 +50,25 @@ pub enum StopReason {
         #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration"))]
         retry_after: Duration,
     },
+}
+
+impl StopReason {
+    /// A short snake_case name: the `reason` label of the
+    /// `retry_give_ups_total` metric.
+    ///
+    /// ```
+    /// use retry_runtime::StopReason;
+    /// assert_eq!(StopReason::BudgetEmpty.as_str(), "budget_empty");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StopReason::NotRetryable(_) => "not_retryable",
+            StopReason::Exhausted { .. } => "exhausted",
+            StopReason::BudgetEmpty => "budget_empty",
+            StopReason::Deadline { .. } => "deadline",
+            StopReason::RetryAfterTooLong { .. } => "retry_after_too_long",
+        }
+    }
 }
 
 impl fmt::Display for StopReason {
@@ -196,6 +216,7 @@ pub(crate) struct Packed {
     factor: f64,
     seed: u64,
     max_attempts: u32,
+    backoff: crate::Backoff,
     jitter: crate::Jitter,
     on: crate::ClassSet,
     seeded: bool,
@@ -235,6 +256,7 @@ impl From<RetryPolicy> for Packed {
             factor: policy.factor,
             seed: policy.seed.unwrap_or_default(),
             max_attempts: policy.max_attempts,
+            backoff: policy.backoff,
             jitter: policy.jitter,
             on: policy.on,
             seeded: policy.seed.is_some(),
@@ -260,6 +282,7 @@ impl Source for Packed {
             max_attempts: self.max_attempts,
             base: Duration::from_nanos(self.base),
             factor: self.factor,
+            backoff: self.backoff,
             max_delay: Duration::from_nanos(self.max_delay),
             jitter: self.jitter,
             deadline: unpack_option(self.deadline),
@@ -330,6 +353,18 @@ impl Source for FromEnv {
     }
 }
 
+/// What a loop keeps when a history is wanted: by a capture around it, or
+/// by [`Retry::report`](crate::Retry::report). Boxed, so that the common
+/// loop carries one pointer for it and allocates nothing.
+#[derive(Debug, Default)]
+struct Recording {
+    history: History,
+    /// Deliver a [`CallReport`] to the enclosing capture at the end.
+    capture: bool,
+    /// Keep the history for [`Engine::take_history`] at the end.
+    report: bool,
+}
+
 /// The state of one call's retry loop.
 #[doc(hidden)]
 #[derive(Debug)]
@@ -339,7 +374,8 @@ pub struct Engine<S> {
     clock: Clock,
     started: Option<Instant>,
     budget: Option<&'static RetryBudget>,
-    backoff: Backoff,
+    delays: Delays,
+    recording: Option<Box<Recording>>,
 }
 
 impl<S: Source> Engine<S> {
@@ -350,7 +386,8 @@ impl<S: Source> Engine<S> {
             clock,
             started: None,
             budget: None,
-            backoff: Backoff::default(),
+            delays: Delays::default(),
+            recording: None,
         }
     }
 
@@ -364,6 +401,11 @@ impl<S: Source> Engine<S> {
         self.budget = Some(budget);
     }
 
+    /// Keeps the history of failed attempts for [`take_history`](Self::take_history).
+    pub(crate) fn keep_history(&mut self) {
+        self.recording.get_or_insert_with(Box::default).report = true;
+    }
+
     pub fn policy(&self) -> S::Policy<'_> {
         self.source.policy()
     }
@@ -374,14 +416,20 @@ impl<S: Source> Engine<S> {
     }
 
     /// Marks the start of the first attempt. Reads the clock only when a
-    /// deadline needs it, or when `keep_time` (a history is being kept).
-    /// `enforces_timeout` says whether the caller can turn a timeout into
-    /// its error; a policy timeout it cannot enforce is reported, not hidden.
+    /// deadline needs it, when `keep_time` (a notify hook wants `elapsed`),
+    /// or when a history is kept (for `.report()` or an enclosing
+    /// [`capture`](crate::capture)). `enforces_timeout` says whether the
+    /// caller can turn a timeout into its error; a policy timeout it cannot
+    /// enforce is reported, not hidden.
+    #[inline]
     pub fn begin(&mut self, function: &'static str, keep_time: bool, enforces_timeout: bool) {
         if let (false, Some(timeout)) = (enforces_timeout, self.source.attempt_timeout()) {
             telemetry::not_enforced_timeout(function, timeout);
         }
-        if keep_time || self.source.deadline().is_some() {
+        if report::capturing() {
+            self.recording.get_or_insert_with(Box::default).capture = true;
+        }
+        if keep_time || self.recording.is_some() || self.source.deadline().is_some() {
             self.started = Some(self.clock.now());
         }
     }
@@ -398,33 +446,69 @@ impl<S: Source> Engine<S> {
         })
     }
 
-    /// A success: refunds the shared budget.
-    pub fn succeeded(&self) {
+    /// A success: refunds the shared budget, then [`finished_ok`](Self::finished_ok).
+    #[inline]
+    pub fn succeeded(&mut self, function: &'static str) {
         if let Some(budget) = self.budget {
             budget.record_success();
+        }
+        self.finished_ok(function);
+    }
+
+    /// A success, for loops that refund no budget: counts it and, inside a
+    /// capture, reports the call.
+    #[inline]
+    pub fn finished_ok(&mut self, function: &'static str) {
+        telemetry::attempt(function, None);
+        if self.recording.is_some() {
+            self.finish(function, None);
         }
     }
 
     /// A failure of the current attempt: decides whether to retry and after
-    /// how long, reports the decision, and moves to the next attempt.
+    /// how long, reports the decision (telemetry, history, call report),
+    /// and moves to the next attempt.
     pub fn failed(
         &mut self,
         function: &'static str,
-        class: Class,
-        retry_after: Option<Duration>,
+        verdict: Verdict<'_>,
         error: &dyn fmt::Display,
     ) -> Step {
         if self.attempt == 1 {
             self.source.on_first_failure();
         }
-        let step = self.decide(class, retry_after);
-        let max_attempts = self.policy().max_attempts.max(1);
+        let class = verdict.class;
+        telemetry::attempt(function, Some(class));
+        let step = self.decide(class, verdict.retry_after);
+        if let Some(recording) = &mut self.recording {
+            let elapsed = self.started.map_or(Duration::ZERO, |started| {
+                self.clock.now().saturating_duration_since(started)
+            });
+            recording.history.push(AttemptRecord {
+                attempt: self.attempt,
+                at: SystemTime::now(),
+                elapsed,
+                class,
+                label: verdict.label.map(str::to_owned),
+                error: report::error_text(error),
+                delay: match step {
+                    Step::Retry(delay) => Some(delay),
+                    Step::Stop(_) => None,
+                },
+            });
+        }
         match step {
             Step::Retry(delay) => {
+                let max_attempts = self.policy().max_attempts.max(1);
                 telemetry::retrying(function, self.attempt, max_attempts, delay, class, error);
-                self.attempt += 1;
+                self.attempt = self.attempt.saturating_add(1);
             }
-            Step::Stop(reason) => telemetry::gave_up(function, self.attempt, class, reason, error),
+            Step::Stop(reason) => {
+                telemetry::gave_up(function, self.attempt, class, reason, error);
+                if self.recording.is_some() {
+                    self.finish(function, Some(reason));
+                }
+            }
         }
         step
     }
@@ -437,25 +521,63 @@ impl<S: Source> Engine<S> {
         function: &'static str,
         verdict: Verdict<'_>,
         error: &E,
-        notify: impl FnOnce(&RetryEvent<'_, E>),
+        notify: &mut impl Notify<E>,
     ) -> Step
     where
         E: fmt::Display,
     {
         let attempt = self.attempt;
-        let step = self.failed(function, verdict.class, verdict.retry_after, error);
+        let step = self.failed(function, verdict, error);
         if let Step::Retry(delay) = step {
             let max_attempts = self.policy().max_attempts;
-            notify(&RetryEvent::new(
+            notify.notify(&RetryEvent::new(
                 attempt,
                 max_attempts,
                 delay,
+                self.elapsed(),
                 verdict.class,
                 verdict.label,
                 error,
             ));
         }
         step
+    }
+
+    /// The end of the loop: hands the call's report to the enclosing
+    /// capture. Only called when a history is kept.
+    #[cold]
+    fn finish(&mut self, function: &'static str, stop: Option<StopReason>) {
+        let Some(recording) = &mut self.recording else {
+            return;
+        };
+        if !recording.capture {
+            return;
+        }
+        let (history, omitted) = if recording.report {
+            recording.history.to_parts()
+        } else {
+            std::mem::take(&mut recording.history).into_parts()
+        };
+        let elapsed = self.started.map_or(Duration::ZERO, |started| {
+            self.clock.now().saturating_duration_since(started)
+        });
+        report::deliver(CallReport {
+            function,
+            attempts: self.attempt,
+            history,
+            omitted,
+            stop,
+            elapsed,
+        });
+    }
+
+    /// The history kept since [`keep_history`](Self::keep_history), and how
+    /// many records it left out.
+    pub(crate) fn take_history(&mut self) -> (Vec<AttemptRecord>, u32) {
+        self.recording
+            .take()
+            .map(|recording| recording.history.into_parts())
+            .unwrap_or_default()
     }
 
     fn decide(&mut self, class: Class, retry_after: Option<Duration>) -> Step {
@@ -475,7 +597,7 @@ impl<S: Source> Engine<S> {
         if !budget_allows {
             return Step::Stop(StopReason::BudgetEmpty);
         }
-        let mut delay = self.backoff.delay(policy, self.attempt);
+        let mut delay = self.delays.delay(policy, self.attempt);
         if let Some(hint) = retry_after {
             if hint > policy.max_delay {
                 return Step::Stop(StopReason::RetryAfterTooLong { retry_after: hint });
@@ -484,8 +606,15 @@ impl<S: Source> Engine<S> {
         }
         if let Some(deadline) = policy.deadline {
             let started = *self.started.get_or_insert_with(|| self.clock.now());
-            let wake = self.clock.now().saturating_duration_since(started) + delay;
-            if wake > deadline {
+            // Saturating: a delay near Duration::MAX must stop here, not
+            // overflow. A retry due at the deadline itself would have no
+            // time left to run, so it is not started either.
+            let due = self
+                .clock
+                .now()
+                .saturating_duration_since(started)
+                .saturating_add(delay);
+            if due >= deadline {
                 return Step::Stop(StopReason::Deadline { deadline });
             }
         }
@@ -501,8 +630,15 @@ mod tests {
 
     const MS: fn(u64) -> Duration = Duration::from_millis;
 
+    fn hinted(hint: Duration) -> Verdict<'static> {
+        Verdict {
+            retry_after: Some(hint),
+            ..Verdict::of(Class::Transient)
+        }
+    }
+
     fn fail(engine: &mut Engine<RetryPolicy>, class: Class) -> Step {
-        engine.failed("test", class, None, &"boom")
+        engine.failed("test", Verdict::of(class), &"boom")
     }
 
     #[test]
@@ -547,16 +683,16 @@ mod tests {
     fn retry_after_is_never_undercut_and_never_above_the_cap() {
         let mut engine = Engine::new(RetryPolicy::new(), Clock::Std);
         assert_eq!(
-            engine.failed("t", Class::Transient, Some(MS(900)), &"x"),
+            engine.failed("t", hinted(MS(900)), &"x"),
             Step::Retry(MS(900))
         );
         assert_eq!(
-            engine.failed("t", Class::Transient, Some(MS(1)), &"x"),
+            engine.failed("t", hinted(MS(1)), &"x"),
             Step::Retry(MS(500))
         );
         let mut engine = Engine::new(RetryPolicy::new().max_delay(MS(500)), Clock::Std);
         assert_eq!(
-            engine.failed("t", Class::Transient, Some(MS(501)), &"x"),
+            engine.failed("t", hinted(MS(501)), &"x"),
             Step::Stop(StopReason::RetryAfterTooLong {
                 retry_after: MS(501)
             })
@@ -581,7 +717,7 @@ mod tests {
         let mut engine = Engine::new(policy, Clock::Std).with_budget(Some(&BUDGET));
         fail(&mut engine, Class::Permanent);
         assert_eq!(BUDGET.tokens(), 2.0);
-        engine.succeeded();
+        engine.succeeded("test");
         assert_eq!(BUDGET.tokens(), 2.5);
     }
 }

@@ -110,9 +110,11 @@
 mod backoff;
 mod budget;
 mod class;
+mod coop;
 mod duration;
 mod engine;
 mod policy;
+mod report;
 mod retry;
 mod telemetry;
 mod text;
@@ -122,15 +124,19 @@ mod http;
 #[cfg(feature = "serde")]
 mod serde_duration;
 
-pub use backoff::Schedule;
+pub use backoff::{Backoff, Schedule};
 pub use budget::{BudgetError, RetryBudget};
 pub use class::{Class, ClassSet, Classify, TimedOut};
 pub use duration::{DurationError, UNITS as DURATION_UNITS, format_duration, parse_duration};
 pub use engine::StopReason;
 pub use policy::{EnvError, Jitter, PolicyError, RetryPolicy};
+pub use report::{
+    AttemptRecord, CallReport, Capture, ERROR_TEXT_LIMIT, HISTORY_FIRST, HISTORY_LAST, TRUNCATED,
+    capture, capture_blocking,
+};
 pub use retry::{
-    AttemptRecord, ByTrait, Classifier, NoNotify, NoTimeout, Notify, OnTimeout, Report, Reported,
-    Retry, RetryEvent,
+    ByTrait, Classifier, NoNotify, NoTimeout, Notify, OnTimeout, Report, Reported, Retry,
+    RetryEvent,
 };
 pub use text::{INFRASTRUCTURE, INFRASTRUCTURE_RULES, Rule, TextClassifier};
 

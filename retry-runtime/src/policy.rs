@@ -4,13 +4,13 @@ use std::ffi::OsString;
 use std::fmt;
 use std::time::Duration;
 
-use crate::backoff::{Schedule, nominal_delay};
+use crate::backoff::{Backoff, Schedule, nominal_delay};
 use crate::{Class, ClassSet, format_duration};
 
 /// How each delay is randomised, so that clients that failed together do not
 /// retry together.
 ///
-/// With `d` the exponential delay of the retry (capped at `max_delay`):
+/// With `d` the delay of the retry from its [`Backoff`] (capped at `max_delay`):
 ///
 /// | jitter | delay |
 /// |---|---|
@@ -80,6 +80,7 @@ impl fmt::Display for Jitter {
 /// | `max_attempts` | 3 (`1` disables retries) |
 /// | `base` | 250 ms: the delay before the first retry |
 /// | `factor` | 2: the multiplier per retry |
+/// | `backoff` | [`Backoff::Exponential`]: how the delay grows |
 /// | `max_delay` | 60 s: the cap on any single delay |
 /// | `jitter` | [`Jitter::None`] |
 /// | `deadline` | none: total time budget from the first attempt |
@@ -131,8 +132,11 @@ pub struct RetryPolicy {
     /// The delay before the first retry.
     #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration"))]
     pub base: Duration,
-    /// The multiplier applied to the delay for each further retry (`>= 1`).
+    /// The multiplier applied to the delay for each further retry (`>= 1`),
+    /// for [`Backoff::Exponential`].
     pub factor: f64,
+    /// How the delay grows from one retry to the next.
+    pub backoff: Backoff,
     /// The cap on any single delay.
     #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration"))]
     pub max_delay: Duration,
@@ -174,6 +178,7 @@ impl RetryPolicy {
             max_attempts: 3,
             base: Duration::from_millis(250),
             factor: 2.0,
+            backoff: Backoff::Exponential,
             max_delay: Duration::from_secs(60),
             jitter: Jitter::None,
             deadline: None,
@@ -230,6 +235,19 @@ impl RetryPolicy {
     /// ```
     pub const fn factor(self, factor: f64) -> Self {
         RetryPolicy { factor, ..self }
+    }
+
+    /// How the delay grows: exponential (the default), linear or fibonacci;
+    /// see [`Backoff`].
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use retry_runtime::{Backoff, RetryPolicy};
+    /// let policy = RetryPolicy::new().base(Duration::from_millis(100)).backoff(Backoff::Linear);
+    /// assert_eq!(policy.delay(3), Duration::from_millis(300));
+    /// ```
+    pub const fn backoff(self, backoff: Backoff) -> Self {
+        RetryPolicy { backoff, ..self }
     }
 
     /// The cap on any single delay (and on a server's `retry_after` hint:
@@ -362,7 +380,9 @@ impl RetryPolicy {
     }
 
     /// The delay before retry `retry` (1-based) before jitter:
-    /// `min(base * factor^(retry-1), max_delay)`, saturating for any input.
+    /// `min(base * factor^(retry-1), max_delay)` for the default exponential
+    /// [`Backoff`] (`base * retry` linear, `base * fib(retry)` fibonacci),
+    /// saturating for any input.
     ///
     /// ```
     /// use std::time::Duration;
@@ -374,7 +394,7 @@ impl RetryPolicy {
     /// assert_eq!(policy.delay(u32::MAX), Duration::from_secs(60));
     /// ```
     pub fn delay(&self, retry: u32) -> Duration {
-        nominal_delay(self.base, self.factor, self.max_delay, retry)
+        nominal_delay(self.backoff, self.base, self.factor, self.max_delay, retry)
     }
 
     /// The delays a run would sleep if every attempt failed retryably (one
@@ -513,7 +533,7 @@ impl RetryPolicy {
 mod serde_policy {
     use std::time::Duration;
 
-    use super::{ClassSet, Jitter, PolicyError, RetryPolicy};
+    use super::{Backoff, ClassSet, Jitter, PolicyError, RetryPolicy};
 
     /// The deserialized form, checked before it becomes a policy.
     #[derive(serde::Deserialize)]
@@ -523,6 +543,7 @@ mod serde_policy {
         #[serde(with = "crate::serde_duration")]
         base: Duration,
         factor: f64,
+        backoff: Backoff,
         #[serde(with = "crate::serde_duration")]
         max_delay: Duration,
         jitter: Jitter,
@@ -541,6 +562,7 @@ mod serde_policy {
                 max_attempts: policy.max_attempts,
                 base: policy.base,
                 factor: policy.factor,
+                backoff: policy.backoff,
                 max_delay: policy.max_delay,
                 jitter: policy.jitter,
                 deadline: policy.deadline,
@@ -559,6 +581,7 @@ mod serde_policy {
                 max_attempts: fields.max_attempts,
                 base: fields.base,
                 factor: fields.factor,
+                backoff: fields.backoff,
                 max_delay: fields.max_delay,
                 jitter: fields.jitter,
                 deadline: fields.deadline,

@@ -5,13 +5,13 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
 use crate::engine::{Clock, Engine, Packed, Step, Verdict};
-use crate::{Class, Classify, RetryBudget, RetryPolicy, StopReason, TimedOut};
+use crate::{AttemptRecord, Class, Classify, RetryBudget, RetryPolicy, StopReason, TimedOut};
 
 /// Decides the [`Class`] of an error: the `classify` argument of
 /// [`RetryPolicy::retry_with`].
@@ -98,6 +98,8 @@ pub struct RetryEvent<'a, E> {
     pub max_attempts: u32,
     /// The sleep before the next attempt.
     pub delay: Duration,
+    /// Time since the first attempt began.
+    pub elapsed: Duration,
     /// The failure's class.
     pub class: Class,
     /// The failure's label, where the classifier has one.
@@ -112,6 +114,7 @@ impl<'a, E> RetryEvent<'a, E> {
         attempt: u32,
         max_attempts: u32,
         delay: Duration,
+        elapsed: Duration,
         class: Class,
         label: Option<&'a str>,
         error: &'a E,
@@ -120,6 +123,7 @@ impl<'a, E> RetryEvent<'a, E> {
             attempt,
             max_attempts,
             delay,
+            elapsed,
             class,
             label,
             error,
@@ -127,9 +131,11 @@ impl<'a, E> RetryEvent<'a, E> {
     }
 }
 
-/// A hook called before each sleep; see [`Retry::notify`].
+/// A hook called before each sleep; see [`Retry::notify`] and
+/// `#[retry(notify = ..)]`.
 ///
-/// Implemented by every `FnMut(&RetryEvent<'_, E>)`.
+/// Implemented by every `FnMut(&RetryEvent<'_, E>)` (so a closure that
+/// captures its environment works) and by `&mut` of any hook.
 ///
 /// ```
 /// use retry_runtime::{Notify, RetryEvent};
@@ -144,7 +150,17 @@ impl<'a, E> RetryEvent<'a, E> {
 /// #     .retry(|_| async { Ok::<(), std::io::Error>(()) })
 /// #     .notify(|event: &RetryEvent<'_, std::io::Error>| Counter(0).notify(event));
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a retry hook for errors of type `{E}`",
+    label = "expected a `Notify<{E}>`, such as a `fn(&RetryEvent<'_, {E}>)` or a closure taking `&RetryEvent<'_, {E}>`",
+    note = "a hook is called before each sleep with the failed attempt's `retry_runtime::RetryEvent`"
+)]
 pub trait Notify<E> {
+    /// Whether the hook does anything: lets a loop without one skip the
+    /// clock read that [`RetryEvent::elapsed`] needs.
+    #[doc(hidden)]
+    const ENABLED: bool = true;
+
     /// Called once per retry, before the sleep.
     fn notify(&mut self, event: &RetryEvent<'_, E>);
 }
@@ -166,6 +182,7 @@ impl<E, F: FnMut(&RetryEvent<'_, E>)> Notify<E> for F {
 pub struct NoNotify;
 
 impl<E> Notify<E> for NoNotify {
+    const ENABLED: bool = false;
     fn notify(&mut self, _: &RetryEvent<'_, E>) {}
 }
 
@@ -214,49 +231,6 @@ impl<E> OnTimeout<E> for NoTimeout {
     }
 }
 
-/// One failed attempt, as kept in a [`Report`]'s history.
-///
-/// With the `serde` feature it serializes as
-/// `{"attempt":1,"at":"2026-11-22T10:00:00.250Z","elapsed":"0s","class":"transient","label":"network","error":"...","delay":"250ms"}`.
-///
-/// ```
-/// use std::io::{Error, ErrorKind};
-/// use retry_runtime::{Class, RetryPolicy};
-///
-/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-/// let report = RetryPolicy::new()
-///     .retry(|_| async { Err::<(), _>(Error::from(ErrorKind::ConnectionRefused)) })
-///     .report()
-///     .await;
-/// let first = &report.history[0];
-/// assert_eq!((first.attempt, first.class), (1, Class::Transient));
-/// assert_eq!(first.error, "connection refused");
-/// assert_eq!(first.delay, Some(std::time::Duration::from_millis(250)));
-/// # }
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[non_exhaustive]
-pub struct AttemptRecord {
-    /// The 1-based attempt number.
-    pub attempt: u32,
-    /// Wall-clock time the failure was seen.
-    #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration::timestamp"))]
-    pub at: SystemTime,
-    /// Time since the first attempt started (tokio's clock: virtual in tests).
-    #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration"))]
-    pub elapsed: Duration,
-    /// The failure's class.
-    pub class: Class,
-    /// The classifier's label for it, if any.
-    pub label: Option<String>,
-    /// The error's `Display` text.
-    pub error: String,
-    /// The sleep that followed, or `None` if the loop stopped here.
-    #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration::option"))]
-    pub delay: Option<Duration>,
-}
-
 /// The outcome of a retried call with its history: what [`Retry::report`]
 /// resolves to.
 ///
@@ -289,33 +263,16 @@ pub struct Report<T, E> {
     pub result: Result<T, E>,
     /// How many attempts were made.
     pub attempts: u32,
-    /// Each failed attempt, in order.
+    /// The failed attempts, in order: the first
+    /// [`HISTORY_FIRST`](crate::HISTORY_FIRST) and the last
+    /// [`HISTORY_LAST`](crate::HISTORY_LAST).
     pub history: Vec<AttemptRecord>,
+    /// How many failed attempts between those were left out of `history`.
+    pub omitted: u32,
     /// Why the loop stopped on an error; `None` on success.
     pub stop: Option<StopReason>,
     /// Time from the start of the first attempt to the end.
     pub elapsed: Duration,
-}
-
-/// Where the loop writes each failure: nowhere (the default, allocation-free
-/// path) or into a history.
-trait Recorder {
-    const ACTIVE: bool;
-    fn failure(&mut self, record: impl FnOnce() -> AttemptRecord);
-}
-
-struct Discard;
-
-impl Recorder for Discard {
-    const ACTIVE: bool = false;
-    fn failure(&mut self, _: impl FnOnce() -> AttemptRecord) {}
-}
-
-impl Recorder for Vec<AttemptRecord> {
-    const ACTIVE: bool = true;
-    fn failure(&mut self, record: impl FnOnce() -> AttemptRecord) {
-        self.push(record());
-    }
 }
 
 /// The `function` field of telemetry events from the runtime API; wrap the
@@ -329,6 +286,9 @@ enum Phase {
     Running,
     Sleeping,
     Done,
+    /// User code (the operation, its future, the classifier, the hook)
+    /// panicked during a poll; polling again would repeat or skip work.
+    Poisoned,
 }
 
 pin_project! {
@@ -507,17 +467,21 @@ impl<F, Fut, C, N, Tm> Retry<F, Fut, C, N, Tm> {
         self
     }
 
-    /// Calls `hook` with a [`RetryEvent`] before each sleep.
+    /// Calls `hook`, any [`Notify`] (such as a closure taking
+    /// `&RetryEvent`), with a [`RetryEvent`] before each sleep.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicU32, Ordering};
-    /// use retry_runtime::RetryPolicy;
+    /// use retry_runtime::{RetryEvent, RetryPolicy};
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
     /// let retries = AtomicU32::new(0);
     /// let _ = RetryPolicy::new()
     ///     .retry(|_| async { Err::<(), _>(std::io::Error::from(std::io::ErrorKind::Interrupted)) })
-    ///     .notify(|event| { retries.fetch_add(1, Ordering::Relaxed); assert!(event.attempt < 3); })
+    ///     .notify(|event: &RetryEvent<'_, std::io::Error>| {
+    ///         retries.fetch_add(1, Ordering::Relaxed);
+    ///         assert!(event.attempt < 3);
+    ///     })
     ///     .await;
     /// assert_eq!(retries.into_inner(), 2);
     /// # }
@@ -525,7 +489,7 @@ impl<F, Fut, C, N, Tm> Retry<F, Fut, C, N, Tm> {
     pub fn notify<N2, T, E>(self, hook: N2) -> Retry<F, Fut, C, N2, Tm>
     where
         Fut: Future<Output = Result<T, E>>,
-        N2: FnMut(&RetryEvent<'_, E>),
+        N2: Notify<E>,
     {
         Retry {
             op: self.op,
@@ -582,20 +546,24 @@ impl<F, Fut, C, N, Tm> Retry<F, Fut, C, N, Tm> {
 
     /// Resolves to a [`Report`]: the result, the number of attempts, why
     /// the loop stopped, and each failed attempt (time, class, label, error
-    /// text, the delay that followed). Keeping the history allocates; the
-    /// plain future does not.
+    /// text, the delay that followed), bounded as
+    /// [`HISTORY_FIRST`](crate::HISTORY_FIRST) says. Keeping the history
+    /// allocates; the plain future does not.
     ///
     /// See [`Report`] for an example.
-    pub fn report(self) -> Reported<F, Fut, C, N, Tm> {
-        Reported {
-            retry: self,
-            history: Vec::new(),
-        }
+    pub fn report(mut self) -> Reported<F, Fut, C, N, Tm> {
+        self.engine.keep_history();
+        Reported { retry: self }
     }
 }
 
 fn arm(mut timer: Pin<&mut Option<Sleep>>, after: Duration) {
-    let deadline = tokio::time::Instant::now() + after;
+    let now = tokio::time::Instant::now();
+    // A delay too long to represent is a wait without end (as tokio's own
+    // `sleep` treats it), not an overflow panic.
+    let deadline = now
+        .checked_add(after)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30));
     match timer.as_mut().as_pin_mut() {
         Some(sleep) => sleep.reset(deadline),
         None => timer.set(Some(tokio::time::sleep_until(deadline))),
@@ -614,16 +582,21 @@ where
     fn poll_run(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        recorder: &mut impl Recorder,
     ) -> Poll<(Result<T, E>, Option<StopReason>)> {
         let mut this = self.project();
         loop {
             match *this.phase {
                 Phase::Start | Phase::Attempt => {
                     if *this.phase == Phase::Start {
-                        this.engine
-                            .begin(FUNCTION, recorder_active(recorder), Tm::ENABLED);
+                        this.engine.begin(FUNCTION, N::ENABLED, Tm::ENABLED);
+                    } else {
+                        // Between attempts with no sleep: give the scheduler
+                        // its turn once the task's budget is spent, so an
+                        // operation that never suspends cannot starve other
+                        // tasks, and an enclosing timeout can end the loop.
+                        ready!(crate::coop::poll_proceed(cx));
                     }
+                    *this.phase = Phase::Poisoned;
                     this.attempt.set(Some((this.op)(this.engine.attempt())));
                     *this.timeout_armed = false;
                     if let (true, Some(timeout)) = (Tm::ENABLED, this.engine.attempt_timeout()) {
@@ -637,15 +610,17 @@ where
                         *this.phase = Phase::Attempt;
                         continue;
                     };
+                    *this.phase = Phase::Poisoned;
                     let (error, timed_out) = match attempt.poll(cx) {
                         Poll::Ready(Ok(value)) => {
                             this.attempt.set(None);
                             *this.phase = Phase::Done;
-                            this.engine.succeeded();
+                            this.engine.succeeded(FUNCTION);
                             return Poll::Ready((Ok(value), None));
                         }
                         Poll::Ready(Err(error)) => (error, false),
                         Poll::Pending => {
+                            *this.phase = Phase::Running;
                             let expired = *this.timeout_armed
                                 && this
                                     .timer
@@ -662,20 +637,22 @@ where
                                 *this.timeout_armed = false;
                                 return Poll::Pending;
                             };
+                            *this.phase = Phase::Poisoned;
                             (error, true)
                         }
                     };
                     // Dropping the attempt cancels one that timed out.
                     this.attempt.set(None);
-                    let step = judge(
-                        this.engine,
-                        &*this.classifier,
-                        this.notify,
-                        recorder,
-                        &error,
-                        timed_out,
-                    );
-                    match step {
+                    let verdict = if timed_out {
+                        Verdict::TIMED_OUT
+                    } else {
+                        Verdict {
+                            class: this.classifier.classify(&error),
+                            retry_after: this.classifier.retry_after(&error),
+                            label: this.classifier.label(&error),
+                        }
+                    };
+                    match this.engine.judge(FUNCTION, verdict, &error, this.notify) {
                         Step::Stop(reason) => {
                             *this.phase = Phase::Done;
                             return Poll::Ready((Err(error), Some(reason)));
@@ -698,49 +675,13 @@ where
                     *this.phase = Phase::Attempt;
                 }
                 Phase::Done => panic!("`Retry` polled after completion"),
+                Phase::Poisoned => panic!(
+                    "`Retry` polled after a panic in its operation, classifier or hook: \
+                     the attempt under way cannot be resumed"
+                ),
             }
         }
     }
-}
-
-/// Classifies a failed attempt, asks the engine what follows, and tells the
-/// recorder and the notify hook.
-fn judge<E: fmt::Display>(
-    engine: &mut Engine<Packed>,
-    classifier: &impl Classifier<E>,
-    notify: &mut impl Notify<E>,
-    recorder: &mut impl Recorder,
-    error: &E,
-    timed_out: bool,
-) -> Step {
-    let verdict = if timed_out {
-        Verdict::TIMED_OUT
-    } else {
-        Verdict {
-            class: classifier.classify(error),
-            retry_after: classifier.retry_after(error),
-            label: classifier.label(error),
-        }
-    };
-    let attempt = engine.attempt();
-    let step = engine.judge(FUNCTION, verdict, error, |event| notify.notify(event));
-    recorder.failure(|| AttemptRecord {
-        attempt,
-        at: SystemTime::now(),
-        elapsed: engine.elapsed(),
-        class: verdict.class,
-        label: verdict.label.map(str::to_owned),
-        error: error.to_string(),
-        delay: match step {
-            Step::Retry(delay) => Some(delay),
-            Step::Stop(_) => None,
-        },
-    });
-    step
-}
-
-fn recorder_active<R: Recorder>(_: &R) -> bool {
-    R::ACTIVE
 }
 
 impl<F, Fut, C, N, Tm, T, E> Future for Retry<F, Fut, C, N, Tm>
@@ -755,7 +696,7 @@ where
     type Output = Result<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.poll_run(cx, &mut Discard).map(|(result, _)| result)
+        self.poll_run(cx).map(|(result, _)| result)
     }
 }
 
@@ -775,7 +716,6 @@ pin_project! {
     pub struct Reported<F, Fut, C, N, Tm> {
         #[pin]
         retry: Retry<F, Fut, C, N, Tm>,
-        history: Vec<AttemptRecord>,
     }
 }
 
@@ -783,7 +723,6 @@ impl<F, Fut, C, N, Tm> fmt::Debug for Reported<F, Fut, C, N, Tm> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reported")
             .field("retry", &self.retry)
-            .field("history", &self.history)
             .finish()
     }
 }
@@ -800,13 +739,15 @@ where
     type Output = Report<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let (result, stop) = ready!(this.retry.as_mut().poll_run(cx, this.history));
-        let engine = &this.retry.as_ref().project_ref().engine;
+        let mut retry = self.project().retry;
+        let (result, stop) = ready!(retry.as_mut().poll_run(cx));
+        let engine = retry.project().engine;
+        let (history, omitted) = engine.take_history();
         Poll::Ready(Report {
             result,
             attempts: engine.attempt(),
-            history: std::mem::take(this.history),
+            history,
+            omitted,
             stop,
             elapsed: engine.elapsed(),
         })

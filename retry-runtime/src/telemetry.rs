@@ -1,5 +1,6 @@
 //! Events for each retry (INFO) and each give-up (WARN), under the target
-//! `retry`. Without the `tracing` feature these compile to nothing, except
+//! `retry` (feature `tracing`), and the counters and histogram of the
+//! `metrics` feature. Without the `tracing` feature these compile to nothing, except
 //! invalid environment overrides, which go to stderr so that a misconfigured
 //! deployment is never silent.
 
@@ -8,7 +9,21 @@ use std::time::Duration;
 
 use crate::{Class, EnvError, StopReason};
 
-#[cfg(feature = "tracing")]
+/// One attempt's outcome: `None` for a success. A metric only.
+#[inline]
+pub(crate) fn attempt(function: &'static str, failure: Option<Class>) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(
+        "retry_attempts_total",
+        "function" => function,
+        "outcome" => failure.map_or("ok", Class::as_str),
+    )
+    .increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = (function, failure);
+}
+
+/// A retry follows a failure after `delay`.
 pub(crate) fn retrying(
     function: &'static str,
     attempt: u32,
@@ -17,6 +32,9 @@ pub(crate) fn retrying(
     class: Class,
     error: &dyn fmt::Display,
 ) {
+    #[cfg(feature = "metrics")]
+    metrics::histogram!("retry_delay_seconds", "function" => function).record(delay.as_secs_f64());
+    #[cfg(feature = "tracing")]
     tracing::info!(
         target: "retry",
         function,
@@ -28,9 +46,11 @@ pub(crate) fn retrying(
         "attempt {attempt}/{max_attempts} failed; retrying in {}",
         crate::format_duration(delay),
     );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (function, attempt, max_attempts, delay, class, error);
 }
 
-#[cfg(feature = "tracing")]
+/// The loop returns the error of its last attempt.
 pub(crate) fn gave_up(
     function: &'static str,
     attempt: u32,
@@ -38,6 +58,14 @@ pub(crate) fn gave_up(
     reason: StopReason,
     error: &dyn fmt::Display,
 ) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(
+        "retry_give_ups_total",
+        "function" => function,
+        "reason" => reason.as_str(),
+    )
+    .increment(1);
+    #[cfg(feature = "tracing")]
     tracing::warn!(
         target: "retry",
         function,
@@ -47,6 +75,8 @@ pub(crate) fn gave_up(
         error = %error,
         "giving up after attempt {attempt}: {reason}",
     );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (function, attempt, class, reason, error);
 }
 
 #[cfg(feature = "tracing")]
@@ -59,20 +89,6 @@ pub(crate) fn not_enforced_timeout(function: &'static str, timeout: Duration) {
          from a TimedOut; call `.on_timeout(E::from)` on it",
     );
 }
-
-#[cfg(not(feature = "tracing"))]
-pub(crate) fn retrying(
-    _: &'static str,
-    _: u32,
-    _: u32,
-    _: Duration,
-    _: Class,
-    _: &dyn fmt::Display,
-) {
-}
-
-#[cfg(not(feature = "tracing"))]
-pub(crate) fn gave_up(_: &'static str, _: u32, _: Class, _: StopReason, _: &dyn fmt::Display) {}
 
 #[cfg(not(feature = "tracing"))]
 pub(crate) fn not_enforced_timeout(function: &'static str, timeout: Duration) {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use retry_runtime::{
-    Class, ClassSet, Classify, Jitter, RetryBudget, RetryPolicy, StopReason, TimedOut,
+    Class, ClassSet, Classify, Jitter, RetryBudget, RetryEvent, RetryPolicy, StopReason, TimedOut,
 };
 use tokio::time::Instant;
 
@@ -482,7 +482,7 @@ async fn notify_sees_each_retry_before_its_sleep() {
     let origin = Instant::now();
     let _: Result<(), Error> = RetryPolicy::new()
         .retry(|_| async { Err(refused()) })
-        .notify(|event| {
+        .notify(|event: &RetryEvent<'_, _>| {
             seen.borrow_mut().push((
                 event.attempt,
                 event.max_attempts,
@@ -490,6 +490,7 @@ async fn notify_sees_each_retry_before_its_sleep() {
                 event.class,
                 origin.elapsed(),
             ));
+            assert_eq!(event.elapsed, origin.elapsed());
         })
         .await;
     assert_eq!(
