@@ -15,7 +15,8 @@ const SCALE: u32 = 1000;
 /// - the bucket starts full, at `max_tokens`;
 /// - every retryable failure takes one token;
 /// - every success puts back `token_ratio` tokens (up to `max_tokens`);
-/// - a retry is allowed only while more than half the tokens remain.
+/// - a retry is allowed only while more than half the tokens remain once
+///   the failure's own token is taken.
 ///
 /// With `token_ratio = 0.1`, sustained retrying needs at least ten successes
 /// per failure, so during an outage the extra load is bounded by roughly
@@ -121,17 +122,26 @@ impl RetryBudget {
         f64::from(self.max) / f64::from(SCALE)
     }
 
-    /// Whether a retry is allowed now: more than half the tokens remain.
+    /// Whether the next retryable failure will be retried: it takes its
+    /// token first, and a retry follows only if more than half the tokens
+    /// remain after that. The same answer
+    /// [`record_failure`](Self::record_failure) would give now.
     ///
     /// ```
     /// use retry_runtime::RetryBudget;
-    /// let budget = RetryBudget::new(2, 0.1);
-    /// assert!(budget.can_retry());
-    /// budget.record_failure(); // 1 of 2 left: not more than half
-    /// assert!(!budget.can_retry());
+    /// let budget = RetryBudget::new(4, 0.1);
+    /// assert!(budget.can_retry()); // a failure would leave 3 of 4
+    /// budget.record_failure();
+    /// assert!(!budget.can_retry()); // a failure would leave 2 of 4: not more than half
+    /// assert!(!budget.record_failure());
     /// ```
     pub fn can_retry(&self) -> bool {
-        self.tokens.load(Ordering::Relaxed) > self.max / 2
+        Self::allows(self.tokens.load(Ordering::Relaxed), self.max)
+    }
+
+    /// Whether `tokens`, less one failure's token, is more than half of `max`.
+    const fn allows(tokens: u32, max: u32) -> bool {
+        tokens.saturating_sub(SCALE) > max / 2
     }
 
     /// Takes one token for a retryable failure; returns whether a retry is
@@ -150,7 +160,7 @@ impl RetryBudget {
                 Some(tokens.saturating_sub(SCALE))
             })
             .unwrap_or_else(|tokens| tokens);
-        previous.saturating_sub(SCALE) > self.max / 2
+        Self::allows(previous, self.max)
     }
 
     /// Puts back `token_ratio` tokens for a success, up to `max_tokens`.
@@ -219,9 +229,36 @@ mod tests {
             budget.record_success();
         }
         assert_eq!(budget.tokens(), 5.0);
-        assert!(!budget.can_retry(), "exactly half is not enough");
+        assert!(!budget.can_retry(), "a failure would leave 4: not enough");
+        for _ in 0..10 {
+            budget.record_success();
+        }
+        assert_eq!(budget.tokens(), 6.0);
+        assert!(!budget.can_retry(), "a failure would leave exactly half");
         budget.record_success();
         assert!(budget.can_retry());
+    }
+
+    #[test]
+    fn can_retry_tells_what_the_next_failure_gets() {
+        // From empty, after each number of successes: the prediction and
+        // what the next failure actually gets agree.
+        for successes in 0..=120 {
+            let budget = RetryBudget::new(10, 0.1);
+            while budget.tokens() > 0.0 {
+                budget.record_failure();
+            }
+            for _ in 0..successes {
+                budget.record_success();
+            }
+            let predicted = budget.can_retry();
+            assert_eq!(
+                predicted,
+                budget.record_failure(),
+                "after {successes} successes"
+            );
+            assert_eq!(predicted, successes > 60, "after {successes} successes");
+        }
     }
 
     #[test]

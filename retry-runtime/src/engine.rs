@@ -642,6 +642,29 @@ mod tests {
     }
 
     #[test]
+    fn the_clock_is_read_only_when_something_needs_it() {
+        let mut plain = Engine::new(RetryPolicy::new(), Clock::Std);
+        plain.begin("t", false, true);
+        assert!(plain.started.is_none() && plain.recording.is_none());
+
+        let mut timed = Engine::new(RetryPolicy::new(), Clock::Std);
+        timed.begin("t", true, true);
+        assert!(timed.started.is_some() && timed.recording.is_none());
+
+        let mut deadline = Engine::new(RetryPolicy::new().deadline(MS(10)), Clock::Std);
+        deadline.begin("t", false, true);
+        assert!(deadline.started.is_some());
+
+        let ((), reports) = crate::capture_blocking(|| {
+            let mut captured = Engine::new(RetryPolicy::new(), Clock::Std);
+            captured.begin("t", false, true);
+            assert!(captured.started.is_some() && captured.recording.is_some());
+            captured.succeeded("t");
+        });
+        assert_eq!(reports.len(), 1);
+    }
+
+    #[test]
     fn retries_transient_until_exhausted() {
         let mut engine = Engine::new(RetryPolicy::new(), Clock::Std);
         assert_eq!(fail(&mut engine, Class::Transient), Step::Retry(MS(250)));

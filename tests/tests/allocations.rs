@@ -206,3 +206,86 @@ fn blocking_functions_do_not_allocate_either() {
     let info = measure(|| assert_eq!(blocking(&calls).unwrap(), 3));
     assert_eq!(info.count_total, 0);
 }
+
+#[test]
+fn a_capture_allocates_only_for_its_reports() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let calls = Cell::new(0);
+    let future = retry_runtime::capture(macro_sleeping(&calls, 2));
+    let info = measure(|| {
+        let (result, reports) = runtime.block_on(future);
+        assert_eq!(result.unwrap(), 3);
+        assert_eq!(reports[0].history.len(), 2);
+    });
+    assert!(info.count_total > 0, "the capture's report is counted");
+
+    // The same call outside any capture allocates nothing (and the first
+    // capture left nothing behind).
+    let calls = Cell::new(0);
+    let future = macro_sleeping(&calls, 2);
+    let info = measure(|| assert_eq!(runtime.block_on(future).unwrap(), 3));
+    assert_eq!(info.count_total, 0, "{info:?}");
+}
+
+/// A 1 MiB error message, shared so that making one allocates nothing.
+#[derive(Debug)]
+struct Huge(std::sync::Arc<str>);
+
+impl std::fmt::Display for Huge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Classify for Huge {
+    fn classify(&self) -> Class {
+        Class::Transient
+    }
+}
+
+#[test]
+fn a_hundred_thousand_huge_failures_keep_a_bounded_history() {
+    const ATTEMPTS: u32 = 100_000;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let text: std::sync::Arc<str> = "x".repeat(1 << 20).into();
+    let policy = RetryPolicy::new()
+        .max_attempts(ATTEMPTS)
+        .base(Duration::ZERO);
+    let future = retry_runtime::capture(
+        policy
+            .retry(|_| {
+                let text = text.clone();
+                async move { Err::<(), _>(Huge(text)) }
+            })
+            .report(),
+    );
+    let mut outcome = None;
+    let info = measure(|| outcome = Some(runtime.block_on(future)));
+    let (report, calls) = outcome.unwrap();
+
+    let kept = retry_runtime::HISTORY_FIRST + retry_runtime::HISTORY_LAST;
+    for (history, omitted) in [
+        (&report.history, report.omitted),
+        (&calls[0].history, calls[0].omitted),
+    ] {
+        assert_eq!(history.len(), kept);
+        assert_eq!(omitted as usize, ATTEMPTS as usize - kept);
+        assert_eq!(history[31].attempt, 32);
+        assert_eq!(history[32].attempt, ATTEMPTS - 31);
+        assert_eq!(history.last().unwrap().attempt, ATTEMPTS);
+        assert!(history.iter().all(|record| {
+            record.error.len() == retry_runtime::ERROR_TEXT_LIMIT + retry_runtime::TRUNCATED.len()
+        }));
+    }
+    // Two histories of 64 records of about 1 KiB each, and their
+    // containers: far from 100,000 MiB.
+    assert!(info.bytes_max < 1 << 20, "peak {} bytes", info.bytes_max);
+}
