@@ -11,9 +11,10 @@
 //! `TrialConfig` (`#[retry(policy = self.config.policy())]` in
 //! `examples/src/trials.rs`), here 7 retries from 2 s doubling to 60 s,
 //! divided by 100 so that the demonstration takes a second or two. Each
-//! trial's retry history is printed as JSON lines.
+//! trial's retry history, from the call report `retry_runtime::capture`
+//! collects around the run, is printed as JSON lines.
 
-use retry_examples::trials::{TrialConfig, TrialRunner, demo_trials};
+use retry_examples::trials::{HistoryEntry, TrialConfig, TrialRunner, demo_trials};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -37,14 +38,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runner = TrialRunner { config };
     let mut outcomes = Vec::new();
     for trial in demo_trials() {
-        let mut history = Vec::new();
-        let result = runner.run(&trial, &mut history).await;
-        for entry in &history {
-            println!("{}", serde_json::to_string(entry)?);
+        let (result, calls) = retry_runtime::capture(runner.run(&trial)).await;
+        let call = &calls[0];
+        for entry in HistoryEntry::from_report(&trial.name, call) {
+            println!("{}", serde_json::to_string(&entry)?);
         }
         let outcome = match &result {
             Ok(output) => format!("ok after {} attempt(s): {}", output.attempts, output.stdout),
-            Err(failure) => format!("failed after {} attempt(s): {failure}", history.len()),
+            Err(failure) => format!("failed after {} attempt(s): {failure}", call.attempts),
         };
         outcomes.push((trial.name, outcome));
     }

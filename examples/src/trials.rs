@@ -4,9 +4,11 @@
 
 use std::fmt;
 use std::process::ExitStatus;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use retry_runtime::{Class, Classify, INFRASTRUCTURE, RetryPolicy, retry};
+use retry_runtime::{
+    AttemptRecord, CallReport, Class, Classify, INFRASTRUCTURE, RetryPolicy, retry,
+};
 use serde::Serialize;
 
 /// A trial's retry settings, as the exploration controller configures them.
@@ -134,12 +136,32 @@ impl TrialFailure {
     }
 }
 
+/// `exit 1: <reason>`, `signal 11: <reason>` or `not started: <reason>`:
+/// the form [`TrialFailure::parse`] reads back from a retry history.
 impl fmt::Display for TrialFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.exit {
             Exit::Code(code) => write!(f, "exit {code}: {}", self.reason),
-            Exit::Signal(_) | Exit::NotStarted => f.write_str(&self.reason),
+            Exit::Signal(signal) => write!(f, "signal {signal}: {}", self.reason),
+            Exit::NotStarted => write!(f, "not started: {}", self.reason),
         }
+    }
+}
+
+impl TrialFailure {
+    /// Reads back a failure's `Display` text, as a retry history keeps it.
+    pub fn parse(text: &str) -> Option<TrialFailure> {
+        let (head, reason) = text.split_once(": ")?;
+        let exit = match head.split_once(' ') {
+            Some(("exit", code)) => Exit::Code(code.parse().ok()?),
+            Some(("signal", signal)) => Exit::Signal(signal.parse().ok()?),
+            _ if head == "not started" => Exit::NotStarted,
+            _ => return None,
+        };
+        Some(TrialFailure {
+            exit,
+            reason: reason.to_owned(),
+        })
     }
 }
 
@@ -161,7 +183,8 @@ impl Classify for TrialFailure {
     }
 }
 
-/// One failed attempt in a trial's retry history.
+/// One failed attempt in a trial's retry history: a JSON line of the
+/// demonstration.
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryEntry {
     pub trial: String,
@@ -172,6 +195,34 @@ pub struct HistoryEntry {
     pub label: Option<String>,
     pub reason: String,
     pub exit: Exit,
+}
+
+impl HistoryEntry {
+    /// The entries of one trial from the [`CallReport`] of its run, as
+    /// [`retry_runtime::capture`] returns it.
+    pub fn from_report(trial: &str, report: &CallReport) -> Vec<HistoryEntry> {
+        report
+            .history
+            .iter()
+            .map(|record| HistoryEntry::from_record(trial, record))
+            .collect()
+    }
+
+    fn from_record(trial: &str, record: &AttemptRecord) -> HistoryEntry {
+        let failure = TrialFailure::parse(&record.error).unwrap_or(TrialFailure {
+            exit: Exit::NotStarted,
+            reason: record.error.clone(),
+        });
+        HistoryEntry {
+            trial: trial.to_owned(),
+            attempt: record.attempt,
+            timestamp: humantime::format_rfc3339_millis(record.at).to_string(),
+            class: record.class,
+            label: record.label.clone(),
+            reason: failure.reason,
+            exit: failure.exit,
+        }
+    }
 }
 
 /// A successful run's output.
@@ -189,13 +240,10 @@ pub struct TrialRunner {
 
 impl TrialRunner {
     /// Runs `trial` until it succeeds, fails permanently or runs out of
-    /// retries; every failed attempt is appended to `history`.
+    /// retries. Run it inside [`retry_runtime::capture`] to get its retry
+    /// history.
     #[retry(policy = self.config.policy(), attempt = attempt)]
-    pub async fn run(
-        &self,
-        trial: &Trial,
-        history: &mut Vec<HistoryEntry>,
-    ) -> Result<TrialOutput, TrialFailure> {
+    pub async fn run(&self, trial: &Trial) -> Result<TrialOutput, TrialFailure> {
         let output = tokio::process::Command::new("sh")
             .arg("-c")
             .arg(&trial.script)
@@ -203,29 +251,36 @@ impl TrialRunner {
             .kill_on_drop(true)
             .output()
             .await;
-        let failure = match output {
-            Ok(output) if output.status.success() => {
-                return Ok(TrialOutput {
-                    attempts: attempt,
-                    stdout: String::from_utf8_lossy(&output.stdout).trim().to_owned(),
-                });
-            }
-            Ok(output) => TrialFailure::from_exit(output.status, &output.stderr),
-            Err(error) => TrialFailure {
+        TrialRunner::outcome(attempt, output)
+    }
+
+    /// [`run`](Self::run) for a blocking caller (a worker thread); run it
+    /// inside [`retry_runtime::capture_blocking`] to get its history.
+    #[retry(policy = self.config.policy(), attempt = attempt)]
+    pub fn run_blocking(&self, trial: &Trial) -> Result<TrialOutput, TrialFailure> {
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&trial.script)
+            .env("TRIAL_ATTEMPT", attempt.to_string())
+            .output();
+        TrialRunner::outcome(attempt, output)
+    }
+
+    fn outcome(
+        attempt: u32,
+        output: std::io::Result<std::process::Output>,
+    ) -> Result<TrialOutput, TrialFailure> {
+        match output {
+            Ok(output) if output.status.success() => Ok(TrialOutput {
+                attempts: attempt,
+                stdout: String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+            }),
+            Ok(output) => Err(TrialFailure::from_exit(output.status, &output.stderr)),
+            Err(error) => Err(TrialFailure {
                 exit: Exit::NotStarted,
                 reason: error.to_string(),
-            },
-        };
-        history.push(HistoryEntry {
-            trial: trial.name.clone(),
-            attempt,
-            timestamp: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
-            class: failure.classify(),
-            label: failure.label().map(str::to_owned),
-            reason: failure.reason.clone(),
-            exit: failure.exit,
-        });
-        Err(failure)
+            }),
+        }
     }
 }
 

@@ -2,8 +2,20 @@
 
 use std::time::Duration;
 
-use retry_examples::trials::{Exit, Trial, TrialConfig, TrialRunner, demo_trials};
-use retry_runtime::Class;
+use retry_examples::trials::{
+    Exit, HistoryEntry, Trial, TrialConfig, TrialFailure, TrialOutput, TrialRunner, demo_trials,
+};
+use retry_runtime::{Class, capture, capture_blocking};
+
+/// Runs a trial inside a capture: its result and its retry history.
+async fn run(
+    runner: &TrialRunner,
+    trial: &Trial,
+) -> (Result<TrialOutput, TrialFailure>, Vec<HistoryEntry>) {
+    let (result, calls) = capture(runner.run(trial)).await;
+    assert_eq!(calls.len(), 1);
+    (result, HistoryEntry::from_report(&trial.name, &calls[0]))
+}
 
 fn runner() -> TrialRunner {
     TrialRunner {
@@ -30,8 +42,8 @@ async fn transient_families_are_retried_until_they_heal() {
         ("route-disk", 3, "filesystem"),
         ("sim-docker", 2, "container"),
     ] {
-        let mut history = Vec::new();
-        let output = runner().run(&trial(name), &mut history).await.unwrap();
+        let (output, history) = run(&runner(), &trial(name)).await;
+        let output = output.unwrap();
         assert_eq!(output.attempts, attempts, "{name}");
         assert_eq!(
             output.stdout,
@@ -55,16 +67,16 @@ async fn crashes_and_deterministic_failures_are_never_retried() {
         ("power-oom", Exit::Signal(9), "out of memory"),
         ("floorplan-fail", Exit::Code(3), "placement/routing"),
     ] {
-        let mut history = Vec::new();
-        let failure = runner().run(&trial(name), &mut history).await.unwrap_err();
+        let (failure, history) = run(&runner(), &trial(name)).await;
+        let failure = failure.unwrap_err();
         assert_eq!(failure.exit, exit, "{name}");
         assert_eq!(history.len(), 1, "{name}");
         assert_eq!(history[0].class, Class::Permanent);
         assert_eq!(history[0].label.as_deref(), Some(label), "{name}");
     }
-    let mut history = Vec::new();
     let unknown = Trial::new("lint", "echo 'syntax error near line 3' >&2; exit 2");
-    assert!(runner().run(&unknown, &mut history).await.is_err());
+    let (result, history) = run(&runner(), &unknown).await;
+    assert!(result.is_err());
     assert_eq!(
         (history.len(), history[0].label.as_deref()),
         (1, None),
@@ -74,11 +86,8 @@ async fn crashes_and_deterministic_failures_are_never_retried() {
 
 #[tokio::test]
 async fn retries_run_out() {
-    let mut history = Vec::new();
-    let failure = runner()
-        .run(&trial("drc-refused"), &mut history)
-        .await
-        .unwrap_err();
+    let (failure, history) = run(&runner(), &trial("drc-refused")).await;
+    let failure = failure.unwrap_err();
     assert_eq!(history.len(), 4, "1 + max_retries attempts");
     assert!(failure.reason.contains("connection refused"));
     let json = serde_json::to_value(&history[3]).unwrap();
@@ -95,9 +104,30 @@ async fn zero_retries_disables_retry() {
             ..TrialConfig::default()
         },
     };
-    let mut history = Vec::new();
-    assert!(runner.run(&trial("synth-net"), &mut history).await.is_err());
+    let (result, history) = run(&runner, &trial("synth-net")).await;
+    assert!(result.is_err());
     assert_eq!(history.len(), 1);
+}
+
+#[test]
+fn blocking_runs_report_through_capture_blocking() {
+    let runner = runner();
+    let (output, calls) = capture_blocking(|| runner.run_blocking(&trial("place-busy")));
+    assert_eq!(output.unwrap().attempts, 2);
+    let history = HistoryEntry::from_report("place-busy", &calls[0]);
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].label.as_deref(), Some("resource busy"));
+    assert_eq!(history[0].exit, Exit::Code(1));
+    assert_eq!(
+        history[0].reason,
+        "flock: /scratch/lock: Resource temporarily unavailable"
+    );
+
+    let (failure, calls) = capture_blocking(|| runner.run_blocking(&trial("timing-segv")));
+    assert_eq!(failure.unwrap_err().exit, Exit::Signal(11));
+    let history = HistoryEntry::from_report("timing-segv", &calls[0]);
+    assert_eq!(history[0].exit, Exit::Signal(11));
+    assert_eq!(history[0].label.as_deref(), Some("crash"));
 }
 
 #[test]
