@@ -63,6 +63,42 @@ fn success(c: &mut Criterion) {
     group.finish();
 }
 
+/// The success path as services meet it: each call awaited in turn inside
+/// one `block_on`, the approaches interleaved in one run. Building the
+/// future in place inside an `async` block and awaiting it is where the
+/// layout of a future shows (stores and reloads of its fields), which the
+/// single poll of `success` hides.
+fn success_awaited(c: &mut Criterion) {
+    let runtime = paused();
+    let mut group = c.benchmark_group("success-awaited");
+    group
+        .sample_size(200)
+        .measurement_time(std::time::Duration::from_secs(5));
+    macro_rules! awaited {
+        ($name:literal, |$op:ident| $call:expr) => {
+            group.bench_function($name, |b| {
+                b.iter_custom(|iters| {
+                    runtime.block_on(async {
+                        let $op = Op::new(0);
+                        let start = std::time::Instant::now();
+                        for _ in 0..iters {
+                            black_box($call.await.ok());
+                        }
+                        start.elapsed()
+                    })
+                });
+            });
+        };
+    }
+    awaited!("bare call", |op| bare(black_box(&op), 1));
+    awaited!("#[retry]", |op| attribute(black_box(&op)));
+    awaited!("RetryPolicy::retry", |op| policy_retry(black_box(&op)));
+    awaited!("hand-written loop", |op| hand_loop(black_box(&op), BASE));
+    awaited!("backon 1.6", |op| backon(black_box(&op), BASE));
+    awaited!("tokio-retry2 0.9", |op| tokio_retry2(black_box(&op), BASE));
+    group.finish();
+}
+
 fn failures(c: &mut Criterion, name: &str, base: Duration) {
     let runtime = paused();
     let mut group = c.benchmark_group(name);
@@ -109,5 +145,11 @@ fn two_failures_zero_delay(c: &mut Criterion) {
     failures(c, "two-failures-zero-delay", Duration::ZERO);
 }
 
-criterion_group!(benches, success, two_failures, two_failures_zero_delay);
+criterion_group!(
+    benches,
+    success,
+    success_awaited,
+    two_failures,
+    two_failures_zero_delay
+);
 criterion_main!(benches);

@@ -11,7 +11,7 @@
 //! The instructions per call are the difference between two such runs
 //! (e.g. 2000 and 4000 calls) divided by the difference in calls, which
 //! cancels the program's start-up. Scenarios `a`, `b` and `c` are those of
-//! the benchmark; approaches `bare`, `attr` (`#[retry]`), `policy`
+//! the benchmark, `d` its `success-awaited` group; approaches `bare`, `attr` (`#[retry]`), `policy`
 //! (`RetryPolicy::retry`), `hand`, `backon` and `tr2` (tokio-retry2).
 
 use std::hint::black_box;
@@ -40,6 +40,27 @@ fn main() -> ExitCode {
     let _context = runtime.enter();
     let rt = &runtime;
     let z = std::time::Duration::ZERO;
+    // Scenario `d`: the success path awaited call after call inside one
+    // `block_on`, as services call it.
+    macro_rules! awaited {
+        ($call:expr) => {
+            rt.block_on(async {
+                let op = Op::new(0);
+                for _ in 0..calls {
+                    let _ = black_box($call(black_box(&op)).await);
+                }
+            })
+        };
+    }
+    match which.as_str() {
+        "d-bare" => return finish(awaited!(|op| bare(op, 1))),
+        "d-attr" => return finish(awaited!(attribute)),
+        "d-policy" => return finish(awaited!(policy_retry)),
+        "d-hand" => return finish(awaited!(|op| hand_loop(op, BASE))),
+        "d-backon" => return finish(awaited!(|op| backon(op, BASE))),
+        "d-tr2" => return finish(awaited!(|op| tokio_retry2(op, BASE))),
+        _ => {}
+    }
     for _ in 0..calls {
         let _ = match which.as_str() {
             "a-bare" => complete_now(pin!(bare(black_box(&Op::new(0)), 1))),
@@ -65,5 +86,9 @@ fn main() -> ExitCode {
             }
         };
     }
+    ExitCode::SUCCESS
+}
+
+fn finish((): ()) -> ExitCode {
     ExitCode::SUCCESS
 }

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use crate::engine::{Clock, Engine, EnvPolicy, FromEnv, Source, Step, Verdict};
+pub use crate::report::History;
 pub use crate::{
     Class, ClassSet, Classify, NoNotify, Notify, RetryBudget, RetryEvent, RetryPolicy, TimedOut,
 };
@@ -30,7 +31,7 @@ pub fn failed<S: Source, E: Display, N: Notify<E>>(
     verdict: Verdict<'_>,
     notify: &mut N,
 ) -> Option<Duration> {
-    match engine.judge(function, verdict, error, notify) {
+    match engine.judge(function, verdict, error, notify, None) {
         Step::Retry(delay) => Some(delay),
         Step::Stop(_) => None,
     }

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::backoff::Delays;
-use crate::report::{self, CallReport, History};
+use crate::report::{self, History, Slot};
 use crate::{AttemptRecord, Class, Notify, RetryBudget, RetryEvent, RetryPolicy, telemetry};
 
 /// Why a retry loop returned an error instead of retrying it.
@@ -353,19 +353,10 @@ impl Source for FromEnv {
     }
 }
 
-/// What a loop keeps when a history is wanted: by a capture around it, or
-/// by [`Retry::report`](crate::Retry::report). Boxed, so that the common
-/// loop carries one pointer for it and allocates nothing.
-#[derive(Debug, Default)]
-struct Recording {
-    history: History,
-    /// Deliver a [`CallReport`] to the enclosing capture at the end.
-    capture: bool,
-    /// Keep the history for [`Engine::take_history`] at the end.
-    report: bool,
-}
-
-/// The state of one call's retry loop.
+/// The state of one call's retry loop. It owns nothing that needs
+/// dropping: a history kept for a capture lives in the capture, reached
+/// through a [`Slot`], and one kept for `.report()` in the
+/// [`Reported`](crate::Reported) future.
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct Engine<S> {
@@ -375,7 +366,7 @@ pub struct Engine<S> {
     started: Option<Instant>,
     budget: Option<&'static RetryBudget>,
     delays: Delays,
-    recording: Option<Box<Recording>>,
+    slot: Option<Slot>,
 }
 
 impl<S: Source> Engine<S> {
@@ -387,7 +378,7 @@ impl<S: Source> Engine<S> {
             started: None,
             budget: None,
             delays: Delays::default(),
-            recording: None,
+            slot: None,
         }
     }
 
@@ -401,11 +392,6 @@ impl<S: Source> Engine<S> {
         self.budget = Some(budget);
     }
 
-    /// Keeps the history of failed attempts for [`take_history`](Self::take_history).
-    pub(crate) fn keep_history(&mut self) {
-        self.recording.get_or_insert_with(Box::default).report = true;
-    }
-
     pub fn policy(&self) -> S::Policy<'_> {
         self.source.policy()
     }
@@ -416,20 +402,19 @@ impl<S: Source> Engine<S> {
     }
 
     /// Marks the start of the first attempt. Reads the clock only when a
-    /// deadline needs it, when `keep_time` (a notify hook wants `elapsed`),
-    /// or when a history is kept (for `.report()` or an enclosing
-    /// [`capture`](crate::capture)). `enforces_timeout` says whether the
-    /// caller can turn a timeout into its error; a policy timeout it cannot
-    /// enforce is reported, not hidden.
+    /// deadline needs it, when `keep_time` (a notify hook wants `elapsed`,
+    /// or `.report()` a history), or inside a [`capture`](crate::capture).
+    /// `enforces_timeout` says whether the caller can turn a timeout into
+    /// its error; a policy timeout it cannot enforce is reported, not hidden.
     #[inline]
     pub fn begin(&mut self, function: &'static str, keep_time: bool, enforces_timeout: bool) {
-        if let (false, Some(timeout)) = (enforces_timeout, self.source.attempt_timeout()) {
-            telemetry::not_enforced_timeout(function, timeout);
+        if !enforces_timeout {
+            if let Some(timeout) = self.source.attempt_timeout() {
+                telemetry::not_enforced_timeout(function, timeout);
+            }
         }
-        if report::capturing() {
-            self.recording.get_or_insert_with(Box::default).capture = true;
-        }
-        if keep_time || self.recording.is_some() || self.source.deadline().is_some() {
+        self.slot = report::open();
+        if keep_time || self.slot.is_some() || self.source.deadline().is_some() {
             self.started = Some(self.clock.now());
         }
     }
@@ -460,19 +445,20 @@ impl<S: Source> Engine<S> {
     #[inline]
     pub fn finished_ok(&mut self, function: &'static str) {
         telemetry::attempt(function, None);
-        if self.recording.is_some() {
-            self.finish(function, None);
+        if let Some(slot) = self.slot {
+            self.close(slot, function, None);
         }
     }
 
     /// A failure of the current attempt: decides whether to retry and after
-    /// how long, reports the decision (telemetry, history, call report),
+    /// how long, reports the decision (telemetry, histories, call report),
     /// and moves to the next attempt.
     pub fn failed(
         &mut self,
         function: &'static str,
         verdict: Verdict<'_>,
         error: &dyn fmt::Display,
+        report: Option<&mut History>,
     ) -> Step {
         if self.attempt == 1 {
             self.source.on_first_failure();
@@ -480,22 +466,8 @@ impl<S: Source> Engine<S> {
         let class = verdict.class;
         telemetry::attempt(function, Some(class));
         let step = self.decide(class, verdict.retry_after);
-        if let Some(recording) = &mut self.recording {
-            let elapsed = self.started.map_or(Duration::ZERO, |started| {
-                self.clock.now().saturating_duration_since(started)
-            });
-            recording.history.push(AttemptRecord {
-                attempt: self.attempt,
-                at: SystemTime::now(),
-                elapsed,
-                class,
-                label: verdict.label.map(str::to_owned),
-                error: report::error_text(error),
-                delay: match step {
-                    Step::Retry(delay) => Some(delay),
-                    Step::Stop(_) => None,
-                },
-            });
+        if self.slot.is_some() || report.is_some() {
+            self.record(verdict, error, step, report);
         }
         match step {
             Step::Retry(delay) => {
@@ -505,8 +477,8 @@ impl<S: Source> Engine<S> {
             }
             Step::Stop(reason) => {
                 telemetry::gave_up(function, self.attempt, class, reason, error);
-                if self.recording.is_some() {
-                    self.finish(function, Some(reason));
+                if let Some(slot) = self.slot {
+                    self.close(slot, function, Some(reason));
                 }
             }
         }
@@ -522,12 +494,13 @@ impl<S: Source> Engine<S> {
         verdict: Verdict<'_>,
         error: &E,
         notify: &mut impl Notify<E>,
+        report: Option<&mut History>,
     ) -> Step
     where
         E: fmt::Display,
     {
         let attempt = self.attempt;
-        let step = self.failed(function, verdict, error);
+        let step = self.failed(function, verdict, error, report);
         if let Step::Retry(delay) = step {
             let max_attempts = self.policy().max_attempts;
             notify.notify(&RetryEvent::new(
@@ -543,41 +516,43 @@ impl<S: Source> Engine<S> {
         step
     }
 
-    /// The end of the loop: hands the call's report to the enclosing
-    /// capture. Only called when a history is kept.
+    /// Adds the failed attempt to the histories that are kept.
     #[cold]
-    fn finish(&mut self, function: &'static str, stop: Option<StopReason>) {
-        let Some(recording) = &mut self.recording else {
-            return;
+    fn record(
+        &self,
+        verdict: Verdict<'_>,
+        error: &dyn fmt::Display,
+        step: Step,
+        report: Option<&mut History>,
+    ) {
+        let record = AttemptRecord {
+            attempt: self.attempt,
+            at: SystemTime::now(),
+            elapsed: self.elapsed(),
+            class: verdict.class,
+            label: verdict.label.map(str::to_owned),
+            error: report::error_text(error),
+            delay: match step {
+                Step::Retry(delay) => Some(delay),
+                Step::Stop(_) => None,
+            },
         };
-        if !recording.capture {
-            return;
+        match (self.slot, report) {
+            (Some(slot), Some(history)) => {
+                report::record(slot, record.clone());
+                history.push(record);
+            }
+            (Some(slot), None) => report::record(slot, record),
+            (None, Some(history)) => history.push(record),
+            (None, None) => {}
         }
-        let (history, omitted) = if recording.report {
-            recording.history.to_parts()
-        } else {
-            std::mem::take(&mut recording.history).into_parts()
-        };
-        let elapsed = self.started.map_or(Duration::ZERO, |started| {
-            self.clock.now().saturating_duration_since(started)
-        });
-        report::deliver(CallReport {
-            function,
-            attempts: self.attempt,
-            history,
-            omitted,
-            stop,
-            elapsed,
-        });
     }
 
-    /// The history kept since [`keep_history`](Self::keep_history), and how
-    /// many records it left out.
-    pub(crate) fn take_history(&mut self) -> (Vec<AttemptRecord>, u32) {
-        self.recording
-            .take()
-            .map(|recording| recording.history.into_parts())
-            .unwrap_or_default()
+    /// The end of a loop inside a capture: hands over its report.
+    #[cold]
+    fn close(&mut self, slot: Slot, function: &'static str, stop: Option<StopReason>) {
+        self.slot = None;
+        report::close(slot, function, self.attempt, stop, self.elapsed());
     }
 
     fn decide(&mut self, class: Class, retry_after: Option<Duration>) -> Step {
@@ -638,18 +613,18 @@ mod tests {
     }
 
     fn fail(engine: &mut Engine<RetryPolicy>, class: Class) -> Step {
-        engine.failed("test", Verdict::of(class), &"boom")
+        engine.failed("test", Verdict::of(class), &"boom", None)
     }
 
     #[test]
     fn the_clock_is_read_only_when_something_needs_it() {
         let mut plain = Engine::new(RetryPolicy::new(), Clock::Std);
         plain.begin("t", false, true);
-        assert!(plain.started.is_none() && plain.recording.is_none());
+        assert!(plain.started.is_none() && plain.slot.is_none());
 
         let mut timed = Engine::new(RetryPolicy::new(), Clock::Std);
         timed.begin("t", true, true);
-        assert!(timed.started.is_some() && timed.recording.is_none());
+        assert!(timed.started.is_some() && timed.slot.is_none());
 
         let mut deadline = Engine::new(RetryPolicy::new().deadline(MS(10)), Clock::Std);
         deadline.begin("t", false, true);
@@ -658,7 +633,7 @@ mod tests {
         let ((), reports) = crate::capture_blocking(|| {
             let mut captured = Engine::new(RetryPolicy::new(), Clock::Std);
             captured.begin("t", false, true);
-            assert!(captured.started.is_some() && captured.recording.is_some());
+            assert!(captured.started.is_some() && captured.slot.is_some());
             captured.succeeded("t");
         });
         assert_eq!(reports.len(), 1);
@@ -706,16 +681,16 @@ mod tests {
     fn retry_after_is_never_undercut_and_never_above_the_cap() {
         let mut engine = Engine::new(RetryPolicy::new(), Clock::Std);
         assert_eq!(
-            engine.failed("t", hinted(MS(900)), &"x"),
+            engine.failed("t", hinted(MS(900)), &"x", None),
             Step::Retry(MS(900))
         );
         assert_eq!(
-            engine.failed("t", hinted(MS(1)), &"x"),
+            engine.failed("t", hinted(MS(1)), &"x", None),
             Step::Retry(MS(500))
         );
         let mut engine = Engine::new(RetryPolicy::new().max_delay(MS(500)), Clock::Std);
         assert_eq!(
-            engine.failed("t", hinted(MS(501)), &"x"),
+            engine.failed("t", hinted(MS(501)), &"x", None),
             Step::Stop(StopReason::RetryAfterTooLong {
                 retry_after: MS(501)
             })

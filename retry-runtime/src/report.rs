@@ -126,8 +126,9 @@ pub struct CallReport {
 
 /// A bounded history: the first and the last failed attempts, and a count
 /// of those between.
+#[doc(hidden)]
 #[derive(Debug, Default)]
-pub(crate) struct History {
+pub struct History {
     first: Vec<AttemptRecord>,
     last: VecDeque<AttemptRecord>,
     omitted: u32,
@@ -154,12 +155,6 @@ impl History {
     pub(crate) fn into_parts(self) -> (Vec<AttemptRecord>, u32) {
         let mut records = self.first;
         records.extend(self.last);
-        (records, self.omitted)
-    }
-
-    pub(crate) fn to_parts(&self) -> (Vec<AttemptRecord>, u32) {
-        let mut records = self.first.clone();
-        records.extend(self.last.iter().cloned());
         (records, self.omitted)
     }
 }
@@ -203,40 +198,139 @@ pub(crate) fn error_text(error: &dyn fmt::Display) -> String {
     out.text
 }
 
+/// What a capture collects: the reports of finished loops, and the
+/// histories of loops under way (a slab: a loop holds only its [`Slot`],
+/// so the loop itself owns nothing that needs dropping).
+#[derive(Debug, Default)]
+pub(crate) struct Sink {
+    reports: Vec<CallReport>,
+    pending: Vec<Option<(u32, History)>>,
+    next_token: u32,
+}
+
+impl Sink {
+    const fn new() -> Self {
+        Sink {
+            reports: Vec::new(),
+            pending: Vec::new(),
+            next_token: 0,
+        }
+    }
+}
+
+/// A loop's place in the capture it began in. The token tells it apart
+/// from a later loop given the same place, should the loop be moved out
+/// of its capture before it finishes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slot {
+    index: u32,
+    token: u32,
+}
+
 thread_local! {
     /// Whether a capture is collecting on this thread right now: read at
     /// the start of every retry loop, so it is a plain flag.
     static CAPTURING: Cell<bool> = const { Cell::new(false) };
-    /// The reports of the innermost active capture.
-    static SINK: RefCell<Vec<CallReport>> = const { RefCell::new(Vec::new()) };
+    /// The innermost active capture's collection.
+    static SINK: RefCell<Sink> = const { RefCell::new(Sink::new()) };
 }
 
+#[inline]
 pub(crate) fn capturing() -> bool {
     CAPTURING.with(Cell::get)
 }
 
-pub(crate) fn deliver(report: CallReport) {
-    if capturing() {
-        SINK.with(|sink| sink.borrow_mut().push(report));
-    }
+/// Gives a beginning loop a place in the active capture, if there is one.
+#[inline]
+pub(crate) fn open() -> Option<Slot> {
+    if capturing() { Some(open_slot()) } else { None }
 }
 
-/// Installs `reports` as this thread's sink until dropped, then takes back
-/// what was added and restores the enclosing capture's sink: nested
-/// captures each keep their own, and a panic cannot leave a sink behind.
+#[cold]
+fn open_slot() -> Slot {
+    SINK.with(|sink| {
+        let sink = &mut *sink.borrow_mut();
+        sink.next_token = sink.next_token.wrapping_add(1);
+        let token = sink.next_token;
+        let entry = Some((token, History::default()));
+        let index = match sink.pending.iter().position(Option::is_none) {
+            Some(free) => {
+                sink.pending[free] = entry;
+                free
+            }
+            None => {
+                sink.pending.push(entry);
+                sink.pending.len() - 1
+            }
+        };
+        Slot {
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            token,
+        }
+    })
+}
+
+/// Runs `f` on the history of the loop at `slot`, if it is still there.
+fn with_pending<R>(slot: Slot, f: impl FnOnce(&mut Option<(u32, History)>) -> R) -> Option<R> {
+    SINK.with(|sink| {
+        let sink = &mut *sink.borrow_mut();
+        let entry = sink.pending.get_mut(slot.index as usize)?;
+        match entry {
+            Some((token, _)) if *token == slot.token => Some(f(entry)),
+            _ => None,
+        }
+    })
+}
+
+/// Adds a failed attempt to the history of the loop at `slot`.
+pub(crate) fn record(slot: Slot, record: AttemptRecord) {
+    with_pending(slot, |entry| {
+        if let Some((_, history)) = entry {
+            history.push(record);
+        }
+    });
+}
+
+/// The end of the loop at `slot`: its report joins the capture's.
+pub(crate) fn close(
+    slot: Slot,
+    function: &'static str,
+    attempts: u32,
+    stop: Option<StopReason>,
+    elapsed: Duration,
+) {
+    let Some(Some((_, history))) = with_pending(slot, Option::take) else {
+        return;
+    };
+    let (history, omitted) = history.into_parts();
+    SINK.with(|sink| {
+        sink.borrow_mut().reports.push(CallReport {
+            function,
+            attempts,
+            history,
+            omitted,
+            stop,
+            elapsed,
+        });
+    });
+}
+
+/// Installs `sink` as this thread's until dropped, then takes back what
+/// was added and restores the enclosing capture's: nested captures each
+/// keep their own, and a panic cannot leave a sink behind.
 struct Installed<'a> {
-    reports: &'a mut Vec<CallReport>,
-    outer: Vec<CallReport>,
+    sink: &'a mut Sink,
+    outer: Sink,
     was_capturing: bool,
 }
 
 impl<'a> Installed<'a> {
-    fn new(reports: &'a mut Vec<CallReport>) -> Self {
-        let outer =
-            SINK.with(|sink| std::mem::replace(&mut *sink.borrow_mut(), std::mem::take(reports)));
+    fn new(sink: &'a mut Sink) -> Self {
+        let outer = SINK
+            .with(|current| std::mem::replace(&mut *current.borrow_mut(), std::mem::take(sink)));
         let was_capturing = CAPTURING.with(|flag| flag.replace(true));
         Installed {
-            reports,
+            sink,
             outer,
             was_capturing,
         }
@@ -246,7 +340,7 @@ impl<'a> Installed<'a> {
 impl Drop for Installed<'_> {
     fn drop(&mut self) {
         let outer = std::mem::take(&mut self.outer);
-        *self.reports = SINK.with(|sink| std::mem::replace(&mut *sink.borrow_mut(), outer));
+        *self.sink = SINK.with(|current| std::mem::replace(&mut *current.borrow_mut(), outer));
         CAPTURING.with(|flag| flag.set(self.was_capturing));
     }
 }
@@ -258,7 +352,7 @@ pin_project_lite::pin_project! {
     pub struct Capture<F> {
         #[pin]
         inner: F,
-        reports: Vec<CallReport>,
+        sink: Sink,
     }
 }
 
@@ -267,11 +361,11 @@ impl<F: Future> Future for Capture<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let installed = Installed::new(this.reports);
+        let installed = Installed::new(this.sink);
         let poll = this.inner.poll(cx);
         drop(installed);
         match poll {
-            Poll::Ready(output) => Poll::Ready((output, std::mem::take(this.reports))),
+            Poll::Ready(output) => Poll::Ready((output, std::mem::take(&mut this.sink.reports))),
             Poll::Pending => Poll::Pending,
         }
     }
@@ -308,7 +402,7 @@ impl<F: Future> Future for Capture<F> {
 pub fn capture<F: Future>(future: F) -> Capture<F> {
     Capture {
         inner: future,
-        reports: Vec::new(),
+        sink: Sink::new(),
     }
 }
 
@@ -328,18 +422,18 @@ pub fn capture<F: Future>(future: F) -> Capture<F> {
 /// assert_eq!((calls[0].function, calls[0].attempts, calls[0].history.len()), ("read_config", 2, 2));
 /// ```
 pub fn capture_blocking<T>(f: impl FnOnce() -> T) -> (T, Vec<CallReport>) {
-    let mut reports = Vec::new();
-    let installed = Installed::new(&mut reports);
+    let mut sink = Sink::new();
+    let installed = Installed::new(&mut sink);
     let output = f();
     drop(installed);
-    (output, reports)
+    (output, sink.reports)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn record(attempt: u32) -> AttemptRecord {
+    fn record_of(attempt: u32) -> AttemptRecord {
         AttemptRecord {
             attempt,
             at: SystemTime::UNIX_EPOCH,
@@ -355,7 +449,7 @@ mod tests {
     fn history_keeps_the_first_and_last_and_counts_the_rest() {
         let mut history = History::default();
         for attempt in 1..=1000 {
-            history.push(record(attempt));
+            history.push(record_of(attempt));
         }
         let (records, omitted) = history.into_parts();
         let attempts: Vec<u32> = records.iter().map(|r| r.attempt).collect();
@@ -382,24 +476,47 @@ mod tests {
 
     #[test]
     fn nested_blocking_captures_keep_their_own() {
-        let report = |function| CallReport {
-            function,
-            attempts: 1,
-            history: Vec::new(),
-            omitted: 0,
-            stop: None,
-            elapsed: Duration::ZERO,
+        let report = |function: &'static str| {
+            if let Some(slot) = open() {
+                record(
+                    slot,
+                    AttemptRecord {
+                        error: function.to_owned(),
+                        ..record_of(1)
+                    },
+                );
+                close(slot, function, 1, None, Duration::ZERO);
+            }
         };
         let (((), inner), outer) = capture_blocking(|| {
-            deliver(report("a"));
-            let inner = capture_blocking(|| deliver(report("b")));
-            deliver(report("c"));
+            report("a");
+            let inner = capture_blocking(|| report("b"));
+            report("c");
             inner
         });
         let names = |reports: &[CallReport]| reports.iter().map(|r| r.function).collect::<Vec<_>>();
         assert_eq!(names(&inner), ["b"]);
         assert_eq!(names(&outer), ["a", "c"]);
+        assert_eq!(outer[1].history[0].error, "c");
         assert!(!capturing());
-        deliver(report("d")); // nowhere to go, and no panic
+        report("d"); // nowhere to go, and no panic
+    }
+
+    #[test]
+    fn a_slot_from_another_capture_is_ignored() {
+        let ((), reports) = capture_blocking(|| {
+            let stale = open().unwrap();
+            close(stale, "first", 1, None, Duration::ZERO);
+            let fresh = open().unwrap();
+            // The stale slot has the same index but not the same token.
+            record(stale, record_of(9));
+            close(stale, "stale", 1, None, Duration::ZERO);
+            close(fresh, "fresh", 1, None, Duration::ZERO);
+        });
+        let names: Vec<_> = reports
+            .iter()
+            .map(|r| (r.function, r.history.len()))
+            .collect();
+        assert_eq!(names, [("first", 0), ("fresh", 0)]);
     }
 }

@@ -11,6 +11,7 @@ use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
 use crate::engine::{Clock, Engine, Packed, Step, Verdict};
+use crate::report::History;
 use crate::{AttemptRecord, Class, Classify, RetryBudget, RetryPolicy, StopReason, TimedOut};
 
 /// Decides the [`Class`] of an error: the `classify` argument of
@@ -551,9 +552,11 @@ impl<F, Fut, C, N, Tm> Retry<F, Fut, C, N, Tm> {
     /// allocates; the plain future does not.
     ///
     /// See [`Report`] for an example.
-    pub fn report(mut self) -> Reported<F, Fut, C, N, Tm> {
-        self.engine.keep_history();
-        Reported { retry: self }
+    pub fn report(self) -> Reported<F, Fut, C, N, Tm> {
+        Reported {
+            retry: self,
+            history: History::default(),
+        }
     }
 }
 
@@ -579,16 +582,19 @@ where
     Tm: OnTimeout<E>,
     E: fmt::Display,
 {
+    /// The loop; `history` is `.report()`'s, if it asked for one.
     fn poll_run(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
+        mut history: Option<&mut History>,
     ) -> Poll<(Result<T, E>, Option<StopReason>)> {
         let mut this = self.project();
         loop {
             match *this.phase {
                 Phase::Start | Phase::Attempt => {
                     if *this.phase == Phase::Start {
-                        this.engine.begin(FUNCTION, N::ENABLED, Tm::ENABLED);
+                        let keep_time = N::ENABLED || history.is_some();
+                        this.engine.begin(FUNCTION, keep_time, Tm::ENABLED);
                     } else {
                         // Between attempts with no sleep: give the scheduler
                         // its turn once the task's budget is spent, so an
@@ -652,7 +658,14 @@ where
                             label: this.classifier.label(&error),
                         }
                     };
-                    match this.engine.judge(FUNCTION, verdict, &error, this.notify) {
+                    let step = this.engine.judge(
+                        FUNCTION,
+                        verdict,
+                        &error,
+                        this.notify,
+                        history.as_deref_mut(),
+                    );
+                    match step {
                         Step::Stop(reason) => {
                             *this.phase = Phase::Done;
                             return Poll::Ready((Err(error), Some(reason)));
@@ -696,7 +709,7 @@ where
     type Output = Result<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.poll_run(cx).map(|(result, _)| result)
+        self.poll_run(cx, None).map(|(result, _)| result)
     }
 }
 
@@ -716,6 +729,7 @@ pin_project! {
     pub struct Reported<F, Fut, C, N, Tm> {
         #[pin]
         retry: Retry<F, Fut, C, N, Tm>,
+        history: History,
     }
 }
 
@@ -723,6 +737,7 @@ impl<F, Fut, C, N, Tm> fmt::Debug for Reported<F, Fut, C, N, Tm> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reported")
             .field("retry", &self.retry)
+            .field("history", &self.history)
             .finish()
     }
 }
@@ -739,10 +754,11 @@ where
     type Output = Report<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut retry = self.project().retry;
-        let (result, stop) = ready!(retry.as_mut().poll_run(cx));
+        let this = self.project();
+        let mut retry = this.retry;
+        let (result, stop) = ready!(retry.as_mut().poll_run(cx, Some(this.history)));
         let engine = retry.project().engine;
-        let (history, omitted) = engine.take_history();
+        let (history, omitted) = std::mem::take(this.history).into_parts();
         Poll::Ready(Report {
             result,
             attempts: engine.attempt(),
