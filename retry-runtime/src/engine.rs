@@ -53,7 +53,7 @@ pub enum StopReason {
 }
 
 impl StopReason {
-    /// A short snake_case name: the `reason` label of the
+    /// A short `snake_case` name: the `reason` label of the
     /// `retry_give_ups_total` metric.
     ///
     /// ```

@@ -253,15 +253,12 @@ fn open_slot() -> Slot {
         sink.next_token = sink.next_token.wrapping_add(1);
         let token = sink.next_token;
         let entry = Some((token, History::default()));
-        let index = match sink.pending.iter().position(Option::is_none) {
-            Some(free) => {
-                sink.pending[free] = entry;
-                free
-            }
-            None => {
-                sink.pending.push(entry);
-                sink.pending.len() - 1
-            }
+        let index = if let Some(free) = sink.pending.iter().position(Option::is_none) {
+            sink.pending[free] = entry;
+            free
+        } else {
+            sink.pending.push(entry);
+            sink.pending.len() - 1
         };
         Slot {
             index: u32::try_from(index).unwrap_or(u32::MAX),

@@ -583,6 +583,7 @@ where
     E: fmt::Display,
 {
     /// The loop; `history` is `.report()`'s, if it asked for one.
+    #[inline]
     fn poll_run(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -708,6 +709,7 @@ where
 {
     type Output = Result<T, E>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.poll_run(cx, None).map(|(result, _)| result)
     }

@@ -16,6 +16,9 @@ async fn create(attempt_errors: &[ErrorKind]) -> Result<(), Error> {
     }
 }
 
+/// A metric as read back: kind, name, labels and value.
+type Seen = (MetricKind, String, Vec<(String, String)>, String);
+
 fn labels(key: &CompositeKey) -> Vec<(String, String)> {
     key.key()
         .labels()
@@ -47,7 +50,7 @@ fn attempts_give_ups_and_delays_are_recorded() {
         });
     });
 
-    let mut seen: Vec<(MetricKind, String, Vec<(String, String)>, String)> = snapshotter
+    let mut seen: Vec<Seen> = snapshotter
         .snapshot()
         .into_vec()
         .into_iter()

@@ -315,7 +315,7 @@ async fn gaps(policy: RetryPolicy) -> Vec<Duration> {
     starts
         .into_inner()
         .windows(2)
-        .map(|pair| pair[1] - pair[0])
+        .map(|pair| pair[1].saturating_sub(pair[0]))
         .collect()
 }
 

@@ -187,6 +187,6 @@ async fn the_retry_future_reports_too_and_keeps_its_own_report() {
 async fn nothing_is_recorded_outside_a_capture() {
     let calls = AtomicU32::new(0);
     let _ = flaky(&calls, 1).await;
-    let (_, reports) = capture(async {}).await;
+    let ((), reports) = capture(async {}).await;
     assert!(reports.is_empty());
 }

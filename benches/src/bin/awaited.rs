@@ -1,0 +1,144 @@
+//! The success path as services meet it: each call awaited in turn inside
+//! one `block_on`, the approaches interleaved round by round so that drift
+//! in the machine's speed lands on all of them alike.
+//!
+//! ```text
+//! cargo run --release -p retry-benches --bin awaited               # print
+//! cargo run --release -p retry-benches --bin awaited -- --write    # also update BENCHMARKS.md
+//! ```
+//!
+//! Each round times `CALLS` awaited calls of every approach; the table
+//! gives each approach's median over the rounds, and its ratio to the
+//! hand-written loop and to backon. Building the future in place inside
+//! an `async` block and awaiting it is where the layout of a future shows
+//! (its construction, stores and reloads), which a single poll hides.
+//! `RetryPolicy::retry` is called where it is used, as the crate documents
+//! it, not through a helper function returning `impl Future`.
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use retry_benches::overhead::{BASE, Op, POLICY, attribute, backon, bare, hand_loop, tokio_retry2};
+
+const ROUNDS: usize = 31;
+const CALLS: u32 = 1_000_000;
+const BEGIN: &str = "<!-- awaited:begin -->";
+const END: &str = "<!-- awaited:end -->";
+
+const APPROACHES: &[&str] = &[
+    "bare call",
+    "#[retry]",
+    "RetryPolicy::retry",
+    "hand-written loop",
+    "backon 1.6",
+    "tokio-retry2 0.9",
+];
+
+/// Times `CALLS` awaited calls of approach `index`.
+fn round(runtime: &tokio::runtime::Runtime, index: usize) -> Duration {
+    macro_rules! timed {
+        (|$op:ident| $call:expr) => {
+            runtime.block_on(async {
+                let op = Op::new(0);
+                let $op = black_box(&op);
+                let start = Instant::now();
+                for _ in 0..CALLS {
+                    let _ = black_box($call.await);
+                }
+                start.elapsed()
+            })
+        };
+    }
+    match index {
+        0 => timed!(|op| bare(op, 1)),
+        1 => timed!(|op| attribute(op)),
+        2 => timed!(|op| POLICY.retry(move |_| op.call())),
+        3 => timed!(|op| hand_loop(op, BASE)),
+        4 => timed!(|op| backon(op, BASE)),
+        _ => timed!(|op| tokio_retry2(op, BASE)),
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() -> ExitCode {
+    let write = std::env::args().any(|arg| arg == "--write");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a current-thread runtime");
+    // One warm-up round, then the measured ones.
+    for index in 0..APPROACHES.len() {
+        round(&runtime, index);
+    }
+    let mut samples = vec![Vec::with_capacity(ROUNDS); APPROACHES.len()];
+    for _ in 0..ROUNDS {
+        for (index, sample) in samples.iter_mut().enumerate() {
+            let elapsed = round(&runtime, index);
+            sample.push(elapsed.as_secs_f64() * 1e9 / f64::from(CALLS));
+        }
+    }
+    let medians: Vec<f64> = samples.into_iter().map(median).collect();
+    let hand = medians[3];
+    let backon = medians[4];
+
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "**(d) success on the first attempt, awaited in one `block_on`** \
+         (median of {ROUNDS} interleaved rounds of {CALLS} calls)\n"
+    );
+    let _ = writeln!(
+        table,
+        "| approach | ns per call | vs hand-written loop | vs backon |"
+    );
+    let _ = writeln!(table, "|---|---:|---:|---:|");
+    for (name, ns) in APPROACHES.iter().zip(&medians) {
+        let _ = writeln!(
+            table,
+            "| {name} | {ns:.2} | {:.2}x | {:.2}x |",
+            ns / hand,
+            ns / backon
+        );
+    }
+    print!("{table}");
+
+    let attribute_ok = medians[1] <= hand * 1.10;
+    let policy_ok = medians[2] <= backon && medians[2] <= hand * 1.10;
+    println!(
+        "\n#[retry] within 10 % of the hand-written loop: {}",
+        if attribute_ok { "met" } else { "missed" }
+    );
+    println!(
+        "RetryPolicy::retry no slower than backon and within 10 % of the hand-written loop: {}",
+        if policy_ok { "met" } else { "missed" }
+    );
+
+    if write {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md");
+        let Ok(text) = std::fs::read_to_string(path) else {
+            eprintln!("cannot read {path}");
+            return ExitCode::FAILURE;
+        };
+        let (Some(begin), Some(end)) = (text.find(BEGIN), text.find(END)) else {
+            eprintln!("{path} has no {BEGIN} ... {END} section");
+            return ExitCode::FAILURE;
+        };
+        let updated = format!("{}{BEGIN}\n\n{table}\n{}", &text[..begin], &text[end..]);
+        if let Err(error) = std::fs::write(path, updated) {
+            eprintln!("cannot write {path}: {error}");
+            return ExitCode::FAILURE;
+        }
+    }
+    if attribute_ok && policy_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
