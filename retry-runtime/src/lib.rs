@@ -74,12 +74,46 @@
 //!
 //! # Delays
 //!
-//! Before retry `k` the loop sleeps `min(base * factor^(k-1), max_delay)`,
-//! then applies [`Jitter`]; the arithmetic saturates for any input. A
-//! server's hint ([`Classify::retry_after`]) is never undercut, and stops
-//! the retries if it exceeds `max_delay` or the deadline. A zero delay does
-//! not touch the timer. Sleeps use tokio's clock, so tests run instantly
-//! under `#[tokio::test(start_paused = true)]`.
+//! Before retry `k` the loop sleeps `min(base * factor^(k-1), max_delay)`
+//! (or `base * k`, or `base * fib(k)`: see [`Backoff`]), then applies
+//! [`Jitter`]; the arithmetic saturates for any input. A server's hint
+//! ([`Classify::retry_after`]) is never undercut, and stops the retries if
+//! it exceeds `max_delay` or the deadline; a retry that would start at or
+//! after the deadline is not started. A zero delay does not touch the
+//! timer, but yields to the scheduler once the task's cooperative budget is
+//! spent, so a loop over an operation that never suspends cannot starve
+//! other tasks. Sleeps use tokio's clock, so tests run instantly under
+//! `#[tokio::test(start_paused = true)]`.
+//!
+//! # What happened: call reports
+//!
+//! [`capture`] (and [`capture_blocking`]) runs a future and returns, next
+//! to its output, a [`CallReport`] for every retry loop that finished
+//! inside it: the function, attempts, a bounded history of failed
+//! attempts, why it stopped and how long it took. The caller of a
+//! `#[retry]` function, or of a library that uses one, gets the history
+//! without any change of signature:
+//!
+//! ```
+//! use retry_runtime::{capture, retry};
+//!
+//! #[retry(max = 3, base = "100ms")]
+//! async fn connect(refusals: &std::sync::atomic::AtomicU32) -> std::io::Result<()> {
+//!     if refusals.fetch_sub(1, std::sync::atomic::Ordering::Relaxed) > 0 {
+//!         return Err(std::io::ErrorKind::ConnectionRefused.into());
+//!     }
+//!     Ok(())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let refusals = std::sync::atomic::AtomicU32::new(2);
+//! let (result, calls) = capture(connect(&refusals)).await;
+//! assert!(result.is_ok());
+//! assert_eq!((calls[0].function, calls[0].attempts, calls[0].history.len()), ("connect", 3, 2));
+//! # }
+//! ```
+//!
+//! Outside a capture nothing is recorded and nothing allocates.
 //!
 //! # Load
 //!
@@ -90,7 +124,17 @@
 //!
 //! With the `tracing` feature (default), each retry is an INFO event and
 //! each give-up a WARN event with its [`StopReason`], under the target
-//! `retry`.
+//! `retry`. With the `metrics` feature, through the `metrics` facade:
+//!
+//! | metric | kind | labels |
+//! |---|---|---|
+//! | `retry_attempts_total` | counter | `function`; `outcome` = `ok`, `transient`, `ambiguous`, `permanent` |
+//! | `retry_give_ups_total` | counter | `function`; `reason` = `not_retryable`, `exhausted`, `budget_empty`, `deadline`, `retry_after_too_long` ([`StopReason::as_str`]) |
+//! | `retry_delay_seconds` | histogram | `function` |
+//!
+//! `function` is the `#[retry]` function's name, or `retry` for
+//! [`RetryPolicy::retry`]. A success records one `ok` increment and nothing
+//! else; each recording builds its key, which allocates the labels.
 //!
 //! # Features
 //!
@@ -102,6 +146,7 @@
 //! | `http` | | [`Classify`] for `http::StatusCode` |
 //! | `reqwest` | | [`Classify`] for `reqwest::Error` |
 //! | `tonic` | | [`Classify`] for `tonic::Status`, with gRPC pushback as the hint |
+//! | `metrics` | | counters and a histogram through the `metrics` facade |
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
