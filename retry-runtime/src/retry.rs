@@ -582,13 +582,17 @@ where
     Tm: OnTimeout<E>,
     E: fmt::Display,
 {
-    /// The loop; `history` is `.report()`'s, if it asked for one.
+    /// The loop; `history` is `.report()`'s, if it asked for one, and
+    /// `stop` says why it returned an error. (Out-parameters rather than a
+    /// tuple in the output: the plain future's `Poll<Result<T, E>>` then
+    /// goes back to its caller as it is, not repacked.)
     #[inline]
     fn poll_run(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         mut history: Option<&mut History>,
-    ) -> Poll<(Result<T, E>, Option<StopReason>)> {
+        stop: &mut Option<StopReason>,
+    ) -> Poll<Result<T, E>> {
         let mut this = self.project();
         loop {
             match *this.phase {
@@ -623,7 +627,7 @@ where
                             this.attempt.set(None);
                             *this.phase = Phase::Done;
                             this.engine.succeeded(FUNCTION);
-                            return Poll::Ready((Ok(value), None));
+                            return Poll::Ready(Ok(value));
                         }
                         Poll::Ready(Err(error)) => (error, false),
                         Poll::Pending => {
@@ -669,7 +673,8 @@ where
                     match step {
                         Step::Stop(reason) => {
                             *this.phase = Phase::Done;
-                            return Poll::Ready((Err(error), Some(reason)));
+                            *stop = Some(reason);
+                            return Poll::Ready(Err(error));
                         }
                         Step::Retry(delay) => {
                             drop(error);
@@ -711,7 +716,7 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.poll_run(cx, None).map(|(result, _)| result)
+        self.poll_run(cx, None, &mut None)
     }
 }
 
@@ -758,7 +763,8 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let mut retry = this.retry;
-        let (result, stop) = ready!(retry.as_mut().poll_run(cx, Some(this.history)));
+        let mut stop = None;
+        let result = ready!(retry.as_mut().poll_run(cx, Some(this.history), &mut stop));
         let engine = retry.project().engine;
         let (history, omitted) = std::mem::take(this.history).into_parts();
         Poll::Ready(Report {
