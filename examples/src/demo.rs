@@ -111,7 +111,7 @@ pub async fn run(
             supervisor.create(request, request, &mut event).await
         })
         .await;
-        summary.push(gateway, Client::Retry, event, &result).await;
+        summary.push(gateway, Client::Retry, event, &result);
     }
 
     announce("--- cache-2: 502 again, but retrying Ambiguous failures too");
@@ -121,8 +121,7 @@ pub async fn run(
         .create_retrying_ambiguous("cache-2", "cache-2", &mut careless)
         .await;
     summary
-        .push(gateway, Client::Careless, careless, &result)
-        .await;
+        .push(gateway, Client::Careless, careless, &result);
 
     announce("--- cache-3: 502 again, retried with the same Idempotency-Key");
     gateway.plan("cache-3", [Fault::LostAnswer]);
@@ -130,7 +129,7 @@ pub async fn run(
     let result = supervisor
         .create_with_key("cache-3", "cache-3", "create-cache-3", &mut keyed)
         .await;
-    summary.push(gateway, Client::Keyed, keyed, &result).await;
+    summary.push(gateway, Client::Keyed, keyed, &result);
 
     for scenario in scenarios() {
         let request = format!("mw-{}", scenario.request);
@@ -146,8 +145,7 @@ pub async fn run(
         })
         .await;
         summary
-            .push(gateway, Client::Middleware, event, &result)
-            .await;
+            .push(gateway, Client::Middleware, event, &result);
     }
     summary
 }
@@ -189,7 +187,7 @@ async fn landed(gateway: &Gateway, request: &str) {
 }
 
 impl Summary {
-    async fn push(
+    fn push(
         &mut self,
         gateway: &Gateway,
         client: Client,

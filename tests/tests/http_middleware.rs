@@ -271,19 +271,22 @@ async fn a_streamed_body_is_sent_once_and_its_outcome_returned() {
 
 // ---- tower, in process, under the paused clock ----
 
+/// One scripted outcome of the in-process service.
+type Outcome = Result<http::Response<&'static str>, BoxError>;
+/// When each call came, and its idempotency key.
+type Calls = Arc<Mutex<Vec<(Duration, Option<String>)>>>;
+
 /// A service answering each call with the next scripted status (then 200),
 /// logging when each call came and the request's idempotency key.
 #[derive(Clone)]
 struct Scripted {
-    script: Arc<Mutex<VecDeque<Result<http::Response<&'static str>, BoxError>>>>,
-    calls: Arc<Mutex<Vec<(Duration, Option<String>)>>>,
+    script: Arc<Mutex<VecDeque<Outcome>>>,
+    calls: Calls,
     origin: tokio::time::Instant,
 }
 
-fn response(
-    status: u16,
-    retry_after: Option<&'static str>,
-) -> Result<http::Response<&'static str>, BoxError> {
+#[allow(clippy::unnecessary_wraps)] // a scripted outcome may also be an error
+fn response(status: u16, retry_after: Option<&'static str>) -> Outcome {
     let mut builder = http::Response::builder().status(status);
     if let Some(value) = retry_after {
         builder = builder.header("retry-after", value);
@@ -292,9 +295,7 @@ fn response(
 }
 
 impl Scripted {
-    fn new(
-        script: impl IntoIterator<Item = Result<http::Response<&'static str>, BoxError>>,
-    ) -> Self {
+    fn new(script: impl IntoIterator<Item = Outcome>) -> Self {
         Scripted {
             script: Arc::new(Mutex::new(script.into_iter().collect())),
             calls: Arc::default(),

@@ -4,7 +4,7 @@
 //! - [`retry_after`] reads a response's `Retry-After` (RFC 9110 §10.2.3);
 //!   [`is_idempotent`] says whether a request may be sent twice (§9.2.2, or
 //!   an `Idempotency-Key` header).
-//! - [`http::StatusCode`](::http::StatusCode) implements [`Classify`]: see
+//! - [`http::StatusCode`] implements [`Classify`]: see
 //!   the table on [its impl](#impl-Classify-for-StatusCode).
 //! - With the `reqwest` feature, [`HttpError`] and [`check`] make one HTTP
 //!   call's failure ready for `#[retry]`, server hint included.

@@ -164,7 +164,10 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
                 body.len()
             );
             for (name, value) in headers {
-                head.push_str(&format!("{name}: {value}\r\n"));
+                head.push_str(name);
+                head.push_str(": ");
+                head.push_str(&value);
+                head.push_str("\r\n");
             }
             head.push_str("\r\n");
             let _ = stream.write_all(head.as_bytes()).await;
