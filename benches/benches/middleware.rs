@@ -63,7 +63,10 @@ fn success(c: &mut Criterion) {
         reqwest_retry::policies::ExponentialBackoff::builder().build_with_max_retries(2),
     );
     let clients: [(&str, ClientWithMiddleware); 3] = [
-        ("reqwest-middleware, empty", ClientBuilder::new(plain.clone()).build()),
+        (
+            "reqwest-middleware, empty",
+            ClientBuilder::new(plain.clone()).build(),
+        ),
         (
             "RetryMiddleware",
             ClientBuilder::new(plain.clone())
@@ -72,7 +75,9 @@ fn success(c: &mut Criterion) {
         ),
         (
             "reqwest-retry 0.9",
-            ClientBuilder::new(plain.clone()).with(reqwest_retry).build(),
+            ClientBuilder::new(plain.clone())
+                .with(reqwest_retry)
+                .build(),
         ),
     ];
 

@@ -120,8 +120,7 @@ pub async fn run(
     let result = supervisor
         .create_retrying_ambiguous("cache-2", "cache-2", &mut careless)
         .await;
-    summary
-        .push(gateway, Client::Careless, careless, &result);
+    summary.push(gateway, Client::Careless, careless, &result);
 
     announce("--- cache-3: 502 again, retried with the same Idempotency-Key");
     gateway.plan("cache-3", [Fault::LostAnswer]);
@@ -144,8 +143,7 @@ pub async fn run(
                 .await
         })
         .await;
-        summary
-            .push(gateway, Client::Middleware, event, &result);
+        summary.push(gateway, Client::Middleware, event, &result);
     }
     summary
 }

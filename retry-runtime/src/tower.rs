@@ -272,9 +272,11 @@ where
         }
         let idempotent = crate::http::is_idempotent(request.method(), request.headers());
         let (policy, budget) = (self.policy, self.budget);
+        let scope = rules::scope(request.method(), request.uri());
         Box::pin(async move {
             let mut first = Some((ready, request.clone()));
             rules::send(
+                scope,
                 policy,
                 budget,
                 idempotent,

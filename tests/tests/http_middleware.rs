@@ -536,3 +536,60 @@ async fn tower_with_a_classifier_retries_any_service() {
     );
     assert_eq!(calls.lock().unwrap().len(), 4, "Permanent: one attempt");
 }
+
+/// Collects what a `fmt` subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_are_reported_as_retry_reports_them_in_a_span_naming_the_request() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::INFO)
+        .without_time()
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let inner = Scripted::new([response(503, None), response(502, None)]);
+    let answer = RetryLayer::new(TOWER)
+        .layer(inner)
+        .oneshot(post())
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 502);
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert!(
+        lines[0].contains("INFO http{method=POST uri=/v1/instances}"),
+        "{log}"
+    );
+    assert!(
+        lines[0].contains("attempt 1/3 failed; retrying in 100ms"),
+        "{log}"
+    );
+    assert!(lines[0].contains("class=\"transient\""), "{log}");
+    assert!(
+        lines[1].contains("WARN http{method=POST uri=/v1/instances}"),
+        "{log}"
+    );
+    assert!(
+        lines[1].contains("ambiguous failures are not retried here"),
+        "{log}"
+    );
+    assert!(lines[1].contains("HTTP 502 Bad Gateway"), "{log}");
+}

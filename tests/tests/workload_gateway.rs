@@ -292,3 +292,12 @@ async fn the_demonstration_tells_the_same_story_on_every_run() {
         assert_eq!(summary.trim_end(), SUMMARY.trim_end(), "\n{summary}");
     }
 }
+
+#[test]
+fn the_readme_shows_the_summary_the_demonstration_prints() {
+    let readme = include_str!("../../README.md");
+    assert!(
+        readme.contains(SUMMARY.trim_end()),
+        "README.md's summary differs from tests/tests/workload_summary.txt"
+    );
+}

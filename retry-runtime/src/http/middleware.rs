@@ -36,7 +36,8 @@ use crate::{ByTrait, RetryBudget, RetryPolicy};
 ///   the error it was, and a final timeout as an error whose source is a
 ///   [`TimedOut`](crate::TimedOut).
 /// - Retries are reported as `#[retry]`'s are: an INFO event per retry, a
-///   WARN event per give-up (target `retry`, function `retry`).
+///   WARN event per give-up (target `retry`, function `retry`), inside a
+///   span `http` with the request's `method` and `uri`.
 ///
 /// Connections: a pooled connection the server closed meanwhile fails like
 /// a reset (`Ambiguous`), so a POST over it is not retried. Clients that
@@ -139,8 +140,10 @@ impl Middleware for RetryMiddleware {
         // Each attempt needs the extensions mutably, one attempt at a time;
         // the lock is never contended.
         let shared = Mutex::new(std::mem::take(extensions));
+        let scope = rules::scope(request.method(), request.url());
         let mut first = Some(request);
         let result = rules::send(
+            scope,
             self.policy,
             self.budget,
             idempotent,

@@ -163,12 +163,33 @@ fn fresh_key() -> HeaderValue {
     HeaderValue::try_from(text).unwrap_or(HeaderValue::from_static("0"))
 }
 
+/// The span a call's retry events are reported in, naming the request they
+/// retry (their `function` field is `retry`, as for every `Retry` future).
+#[cfg(feature = "tracing")]
+pub(crate) type Scope = tracing::Span;
+
+/// Without the `tracing` feature, nothing to report in.
+#[cfg(not(feature = "tracing"))]
+pub(crate) struct Scope;
+
+/// The [`Scope`] of a request to `uri` with `method`.
+pub(crate) fn scope(method: &Method, uri: &dyn fmt::Display) -> Scope {
+    #[cfg(feature = "tracing")]
+    return tracing::info_span!(target: "retry", "http", method = %method, uri = %uri);
+    #[cfg(not(feature = "tracing"))]
+    {
+        let _ = (method, uri);
+        Scope
+    }
+}
+
 /// One call under the rules: `attempt(n)` sends the request's `n`th copy.
 ///
 /// Returns the successful response, or the response the retries stopped
 /// on, or the transport error they stopped on; a timed-out attempt that
 /// ends the call becomes `timed_out(..)`.
 pub(crate) async fn send<R, E, T, F, Fut>(
+    scope: Scope,
     policy: RetryPolicy,
     budget: Option<&'static RetryBudget>,
     idempotent: bool,
@@ -195,9 +216,18 @@ where
             }
         })
         .on_timeout(Failure::TimedOut);
-    let outcome = match budget {
-        Some(budget) => retry.budget(budget).await,
-        None => retry.await,
+    let retried = async move {
+        match budget {
+            Some(budget) => retry.budget(budget).await,
+            None => retry.await,
+        }
+    };
+    #[cfg(feature = "tracing")]
+    let outcome = tracing::Instrument::instrument(retried, scope).await;
+    #[cfg(not(feature = "tracing"))]
+    let outcome = {
+        let Scope = scope;
+        retried.await
     };
     match outcome {
         Ok(response) | Err(Failure::Response(response)) => Ok(response),
