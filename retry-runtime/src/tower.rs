@@ -1,6 +1,6 @@
-//! [`RetryLayer`]: retries for any `tower` service, by the HTTP rule set of
-//! [`RetryMiddleware`](crate::http::RetryMiddleware) or by a classifier of
-//! your own.
+//! [`RetryLayer`]: retries for any `tower` service, by the
+//! [HTTP rule set](crate::http#the-retrying-middlewares-rules) or by a
+//! classifier of your own.
 //!
 //! ```
 //! use std::time::Duration;
@@ -63,8 +63,8 @@ pub struct Classified<C>(C);
 /// Retries for any [`Service`], as a [`Layer`].
 ///
 /// For a `Service<http::Request<B>>` with `B: Clone` and
-/// `Response = http::Response<_>`, [`RetryLayer::new`] applies the rule set
-/// described on [`RetryMiddleware`](crate::http::RetryMiddleware): statuses
+/// `Response = http::Response<_>`, [`RetryLayer::new`] applies the
+/// [HTTP rule set](crate::http#the-retrying-middlewares-rules): statuses
 /// by their class, `Ambiguous` ones and transport failures only for
 /// idempotent requests, `Retry-After` never undercut, the response the
 /// retries stopped on returned as the response. The service's errors are
@@ -142,8 +142,9 @@ impl RetryLayer {
     }
 
     /// Gives each non-idempotent request without an `Idempotency-Key` a
-    /// fresh random one, the same on every attempt; see
-    /// [`RetryMiddleware::idempotency_key`](crate::http::RetryMiddleware::idempotency_key).
+    /// fresh random one (a UUID), the same on every attempt, so that its
+    /// ambiguous failures are retried too. Only for services that honour
+    /// the header, answering a repeated key with the first outcome.
     ///
     /// ```
     /// use retry_runtime::{RetryPolicy, tower::RetryLayer};

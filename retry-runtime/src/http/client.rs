@@ -13,9 +13,9 @@ use crate::{Class, Classify, TimedOut};
 /// timed-out attempt.
 ///
 /// It classifies as its parts do: a status by
-/// [`StatusCode`'s table](super#impl-Classify-for-StatusCode), a transport
+/// [`StatusCode`'s table](crate::Classify#impl-Classify-for-StatusCode), a transport
 /// error by the stage at which it failed (see
-/// [`reqwest::Error`'s impl](#impl-Classify-for-Error)), a timed-out
+/// [`reqwest::Error`'s impl](crate::Classify#impl-Classify-for-Error)), a timed-out
 /// attempt as [`Ambiguous`](Class::Ambiguous). Its
 /// [`retry_after`](Classify::retry_after) is the server's `Retry-After`,
 /// which the retry loop never undercuts and stops on when it is longer than
@@ -191,7 +191,7 @@ pub fn check(response: reqwest::Response) -> Result<reqwest::Response, HttpError
 /// |---|---|---|
 /// | `Transient` | [`is_connect`](reqwest::Error::is_connect) (refused, unreachable, DNS) | no connection was made, so the request was never sent |
 /// | `Ambiguous` | timeouts, request and body errors, upgrade errors, and a response body cut short (a network fault while reading it, which reqwest reports as a decode error) | the request may have reached the server and taken effect; only its answer was lost |
-/// | by status | [`is_status`](reqwest::Error::is_status) (from `error_for_status`) | see [`StatusCode`'s table](super#impl-Classify-for-StatusCode) |
+/// | by status | [`is_status`](reqwest::Error::is_status) (from `error_for_status`) | see [`StatusCode`'s table](crate::Classify#impl-Classify-for-StatusCode) |
 /// | `Permanent` | [builder](reqwest::Error::is_builder) errors (an invalid URL, a bad header), [redirect](reqwest::Error::is_redirect) errors (a loop, too many), and a complete body that does not decode (invalid JSON) | the same request fails the same way |
 ///
 /// ```

@@ -9,40 +9,16 @@ use reqwest_middleware::{Middleware, Next};
 use super::rules;
 use crate::{ByTrait, RetryBudget, RetryPolicy};
 
-/// Retries for every call of a [`reqwest_middleware`] client, by one rule
-/// set that keeps apart what did not happen from what may have:
+/// Retries for every call of a [`reqwest_middleware`] client, by the
+/// [rule set](super#the-retrying-middlewares-rules) it shares with
+/// `tower::RetryLayer`: statuses by their class, a lost answer retried only
+/// for an idempotent request, `Retry-After` never undercut, the response
+/// the retries stopped on returned as the response.
 ///
-/// - a response whose status classifies [`Transient`](crate::Class::Transient)
-///   (408, 425, 429, 503) is retried; an [`Ambiguous`](crate::Class::Ambiguous)
-///   one (500, 502, 504, other 5xx) and a transport failure after the
-///   connection was made (a reset, a body cut short) only when the request
-///   is idempotent ([`is_idempotent`](super::is_idempotent): its method, or
-///   an `Idempotency-Key` header); [`Permanent`](crate::Class::Permanent)
-///   ones (404, ...) never. A refused connection is `Transient`: the
-///   request never left. Statuses follow
-///   [`StatusCode`'s table](super#impl-Classify-for-StatusCode), transport
-///   errors [`reqwest::Error`'s](crate::http::HttpError#impl-Classify-for-Error).
-///   The policy's own `on` set is replaced by this rule.
-/// - A response's `Retry-After` is the hint: the delay is never shorter,
-///   and a hint longer than the policy's `max_delay` (or than its deadline
-///   leaves) stops the retries.
-/// - The policy's `attempt_timeout` applies to each attempt (a timed-out
-///   attempt is `Ambiguous`), its `deadline` to the whole call, a
-///   [budget](Self::budget) to all the calls that share it.
-/// - A request whose body cannot be cloned (a stream) is sent once, and its
-///   outcome returned unchanged.
-/// - When the retries stop on a response, the caller gets that response,
-///   as from a client without retries; a transport error comes back as
-///   the error it was, and a final timeout as an error whose source is a
-///   [`TimedOut`](crate::TimedOut).
-/// - Retries are reported as `#[retry]`'s are: an INFO event per retry, a
-///   WARN event per give-up (target `retry`, function `retry`), inside a
-///   span `http` with the request's `method` and `uri`.
-///
-/// Connections: a pooled connection the server closed meanwhile fails like
-/// a reset (`Ambiguous`), so a POST over it is not retried. Clients that
-/// create things build with `pool_max_idle_per_host(0)` or use
-/// [`idempotency_key`](Self::idempotency_key).
+/// A POST that fails once its connection is made (a reset, a body cut
+/// short, a 502) may have taken effect, so it is not retried; against a
+/// server that honours `Idempotency-Key`,
+/// [`idempotency_key`](Self::idempotency_key) makes those retried too.
 ///
 /// ```no_run
 /// use std::time::Duration;

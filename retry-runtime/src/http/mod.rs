@@ -5,14 +5,31 @@
 //!   [`is_idempotent`] says whether a request may be sent twice (§9.2.2, or
 //!   an `Idempotency-Key` header).
 //! - [`http::StatusCode`] implements [`Classify`]: see
-//!   the table on [its impl](#impl-Classify-for-StatusCode).
-//! - With the `reqwest` feature, [`HttpError`] and [`check`] make one HTTP
-//!   call's failure ready for `#[retry]`, server hint included.
-//! - With the `reqwest-middleware` feature, [`RetryMiddleware`] retries every
-//!   call of a `reqwest_middleware` client; with `tower`,
-//!   [`RetryLayer`](crate::tower::RetryLayer) does the same for any
-//!   `tower` service. Both apply one rule set, described on
-//!   [`RetryMiddleware`].
+//!   the table on [its impl](crate::Classify#impl-Classify-for-StatusCode).
+#![cfg_attr(
+    feature = "reqwest",
+    doc = "- With the `reqwest` feature, [`HttpError`] and [`check`] make one HTTP call's failure ready for `#[retry]`, server hint included."
+)]
+#![cfg_attr(
+    not(feature = "reqwest"),
+    doc = "- With the `reqwest` feature, `HttpError` and `check` make one HTTP call's failure ready for `#[retry]`, server hint included."
+)]
+#![cfg_attr(
+    feature = "reqwest-middleware",
+    doc = "- With the `reqwest-middleware` feature, [`RetryMiddleware`] retries every call of a `reqwest_middleware` client, by the rule set described on it."
+)]
+#![cfg_attr(
+    not(feature = "reqwest-middleware"),
+    doc = "- With the `reqwest-middleware` feature, `RetryMiddleware` retries every call of a `reqwest_middleware` client."
+)]
+#![cfg_attr(
+    feature = "tower",
+    doc = "- With the `tower` feature, [`RetryLayer`](crate::tower::RetryLayer) applies the same rules to any `tower` service."
+)]
+#![cfg_attr(
+    not(feature = "tower"),
+    doc = "- With the `tower` feature, `tower::RetryLayer` applies the same rules to any `tower` service."
+)]
 //!
 //! ```
 //! use http::{HeaderMap, Method, StatusCode};
@@ -27,6 +44,39 @@
 //! assert!(is_idempotent(&Method::PUT, &HeaderMap::new()));
 //! assert!(!is_idempotent(&Method::POST, &HeaderMap::new()));
 //! ```
+//!
+//! # The retrying middleware's rules
+//!
+//! Both `http::RetryMiddleware` (feature `reqwest-middleware`) and
+//! `tower::RetryLayer` (feature `tower`) retry by one rule set:
+//!
+//! - a response whose status classifies [`Transient`](crate::Class::Transient)
+//!   (408, 425, 429, 503) is retried; an [`Ambiguous`](crate::Class::Ambiguous)
+//!   one (500, 502, 504, other 5xx) and a transport failure after the
+//!   connection was made (a reset, a body cut short) only when the request
+//!   is idempotent ([`is_idempotent`]: its method, or
+//!   an `Idempotency-Key` header); [`Permanent`](crate::Class::Permanent)
+//!   ones (404, ...) never. A refused connection is `Transient`: the
+//!   request never left. Statuses follow
+//!   [`StatusCode`'s table](crate::Classify#impl-Classify-for-StatusCode), transport
+//!   errors `reqwest::Error`'s (see `HttpError`), or, for another
+//!   client, the chain of causes of its error.
+//!   The policy's own `on` set is replaced by this rule.
+//! - A response's `Retry-After` is the hint: the delay is never shorter,
+//!   and a hint longer than the policy's `max_delay` (or than its deadline
+//!   leaves) stops the retries.
+//! - The policy's `attempt_timeout` applies to each attempt (a timed-out
+//!   attempt is `Ambiguous`), its `deadline` to the whole call, a
+//!   budget to all the calls that share it.
+//! - A request whose body cannot be cloned (a stream) is sent once, and its
+//!   outcome returned unchanged.
+//! - When the retries stop on a response, the caller gets that response,
+//!   as from a client without retries; a transport error comes back as
+//!   the error it was, and a final timeout as an error whose source is a
+//!   [`TimedOut`](crate::TimedOut).
+//! - Retries are reported as `#[retry]`'s are: an INFO event per retry, a
+//!   WARN event per give-up (target `retry`, function `retry`), inside a
+//!   span `http` with the request's `method` and `uri`.
 
 use std::time::{Duration, SystemTime};
 

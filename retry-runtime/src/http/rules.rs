@@ -60,7 +60,7 @@ impl<R: Exchange, E: fmt::Display> fmt::Display for Failure<R, E> {
     }
 }
 
-/// Statuses by [`StatusCode`'s table](super#impl-Classify-for-StatusCode),
+/// Statuses by [`StatusCode`'s table](crate::Classify#impl-Classify-for-StatusCode),
 /// with the response's `Retry-After` as the hint; transport errors by `T`.
 pub(crate) struct Rules<T> {
     pub(crate) transport: T,
