@@ -142,14 +142,19 @@ fn failed(status: StatusCode) -> bool {
 
 /// Gives a non-idempotent request without an `Idempotency-Key` a fresh one.
 pub(crate) fn add_key(method: &Method, headers: &mut HeaderMap) {
-    if !super::is_idempotent(method, headers) {
-        headers.insert(super::IDEMPOTENCY_KEY, fresh_key());
+    if super::is_idempotent(method, headers) {
+        return;
+    }
+    // The text is hex and dashes, always a valid header value; were it not,
+    // the request would go without a key, and so without ambiguous retries.
+    if let Some(key) = fresh_key() {
+        headers.insert(super::IDEMPOTENCY_KEY, key);
     }
 }
 
 /// A random UUID (version 4) in its usual text form. It is a request's
 /// identity, not a secret, so fastrand's generator is enough.
-fn fresh_key() -> HeaderValue {
+fn fresh_key() -> Option<HeaderValue> {
     let bits = (fastrand::u128(..) & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
     let hex = format!("{bits:032x}");
     let text = format!(
@@ -160,7 +165,7 @@ fn fresh_key() -> HeaderValue {
         &hex[16..20],
         &hex[20..]
     );
-    HeaderValue::try_from(text).unwrap_or(HeaderValue::from_static("0"))
+    HeaderValue::try_from(text).ok()
 }
 
 /// The span a call's retry events are reported in, naming the request they
@@ -242,7 +247,7 @@ mod tests {
 
     #[test]
     fn keys_are_fresh_version_4_uuids() {
-        let (a, b) = (fresh_key(), fresh_key());
+        let (a, b) = (fresh_key().unwrap(), fresh_key().unwrap());
         assert_ne!(a, b);
         let text = a.to_str().unwrap();
         assert_eq!(text.len(), 36);
