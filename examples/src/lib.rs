@@ -2,6 +2,7 @@
 //! gateway served over HTTP, the supervisor that calls it, and a runner of
 //! tool trials as subprocesses.
 
+pub mod demo;
 pub mod gateway;
 pub mod trials;
 pub mod workload;

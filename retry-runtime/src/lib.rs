@@ -143,8 +143,10 @@
 //! | `macros` | yes | `#[retry]` and `#[derive(Classify)]` |
 //! | `tracing` | yes | INFO/WARN events |
 //! | `serde` | | policies and histories (de)serialize, durations as `"250ms"` |
-//! | `http` | | [`Classify`] for `http::StatusCode` |
-//! | `reqwest` | | [`Classify`] for `reqwest::Error` |
+//! | `http` | | the `http` module: `Retry-After`, idempotency, [`Classify`] for `http::StatusCode` |
+//! | `reqwest` | | `http::HttpError` and `http::check` for `#[retry]` over reqwest; [`Classify`] for `reqwest::Error` |
+//! | `reqwest-middleware` | | `http::RetryMiddleware`: retries for every call of a `reqwest_middleware` client |
+//! | `tower` | | `tower::RetryLayer`: the same rules for any `tower` service |
 //! | `tonic` | | [`Classify`] for `tonic::Status`, with gRPC pushback as the hint |
 //! | `metrics` | | counters and a histogram through the `metrics` facade |
 
@@ -164,10 +166,16 @@ mod retry;
 mod telemetry;
 mod text;
 
-#[cfg(any(feature = "http", feature = "tonic"))]
-mod http;
+#[cfg(feature = "tonic")]
+mod grpc;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 #[cfg(feature = "serde")]
 mod serde_duration;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 
 pub use backoff::{Backoff, Schedule};
 pub use budget::{BudgetError, RetryBudget};
