@@ -20,7 +20,8 @@
 //!     .with(RetryMiddleware::new(policy).idempotency_key())
 //! ```
 //!
-//! The scenarios are in `examples/src/demo.rs`.
+//! The scenarios are in `examples/src/demo.rs`. With `--features metrics`,
+//! it ends with the retry metrics as a Prometheus scrape would read them.
 
 use retry_examples::demo;
 use retry_examples::gateway::Gateway;
@@ -29,6 +30,8 @@ use retry_examples::workload::{CREATE_POLICY, Supervisor};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     retry_examples::init_tracing();
+    #[cfg(feature = "metrics")]
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
 
     let gateway = Gateway::start()?;
     let supervisor = Supervisor::new(gateway.url());
@@ -47,5 +50,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let summary = demo::run(&gateway, &supervisor, |line| println!("{line}")).await;
     println!("\nSummary\n\n{summary}");
+    #[cfg(feature = "metrics")]
+    {
+        // The retry series only, in a stable order (the exporter's own
+        // order follows its hash maps), without the delay summary's
+        // quantiles (estimates; its sum and count are exact).
+        let mut series: Vec<String> = prometheus
+            .render()
+            .lines()
+            .filter(|line| line.starts_with("retry_") && !line.contains("quantile="))
+            .map(str::to_owned)
+            .collect();
+        series.sort();
+        println!(
+            "\nMetrics (Prometheus text format)\n\n{}",
+            series.join("\n")
+        );
+    }
     Ok(())
 }

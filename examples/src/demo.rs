@@ -9,6 +9,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use retry_runtime::capture;
+
 use crate::gateway::{Fault, Gateway};
 use crate::workload::{CreateError, Supervisor, WideEvent};
 
@@ -107,27 +109,29 @@ pub async fn run(
         announce(&format!("--- {}: {}", scenario.request, scenario.what));
         let mut event = WideEvent::new(scenario.request);
         let request = scenario.request;
-        let result = under(gateway, &scenario, request, async {
+        let (result, calls) = capture(under(gateway, &scenario, request, async {
             supervisor.create(request, request, &mut event).await
-        })
+        }))
         .await;
+        event.record_call(&calls);
         summary.push(gateway, Client::Retry, event, &result);
     }
 
     announce("--- cache-2: 502 again, but retrying Ambiguous failures too");
     gateway.plan("cache-2", [Fault::LostAnswer]);
     let mut careless = WideEvent::new("cache-2");
-    let result = supervisor
-        .create_retrying_ambiguous("cache-2", "cache-2", &mut careless)
-        .await;
+    let (result, calls) =
+        capture(supervisor.create_retrying_ambiguous("cache-2", "cache-2", &mut careless)).await;
+    careless.record_call(&calls);
     summary.push(gateway, Client::Careless, careless, &result);
 
     announce("--- cache-3: 502 again, retried with the same Idempotency-Key");
     gateway.plan("cache-3", [Fault::LostAnswer]);
     let mut keyed = WideEvent::new("cache-3");
-    let result = supervisor
-        .create_with_key("cache-3", "cache-3", "create-cache-3", &mut keyed)
-        .await;
+    let (result, calls) =
+        capture(supervisor.create_with_key("cache-3", "cache-3", "create-cache-3", &mut keyed))
+            .await;
+    keyed.record_call(&calls);
     summary.push(gateway, Client::Keyed, keyed, &result);
 
     for scenario in scenarios() {
@@ -137,12 +141,13 @@ pub async fn run(
             scenario.what
         ));
         let mut event = WideEvent::new(&request);
-        let result = under(gateway, &scenario, &request, async {
+        let (result, calls) = capture(under(gateway, &scenario, &request, async {
             supervisor
                 .create_via_middleware(&request, &request, &mut event)
                 .await
-        })
+        }))
         .await;
+        event.record_call(&calls);
         summary.push(gateway, Client::Middleware, event, &result);
     }
     summary

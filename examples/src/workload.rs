@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
 use retry_runtime::http::{IDEMPOTENCY_KEY, RetryMiddleware};
-use retry_runtime::{Class, Classify, RetryPolicy, TimedOut, retry};
+use retry_runtime::{CallReport, Class, Classify, RetryPolicy, TimedOut, retry};
 use serde::Serialize;
 
 use crate::gateway::Instance;
@@ -113,6 +113,15 @@ impl WideEvent {
             outcome: String::new(),
             duration_ms: 0,
             started: Instant::now(),
+        }
+    }
+
+    /// Takes the attempts from the call report of the request's retry loop
+    /// (the `#[retry]` method's, or the middleware's), as
+    /// [`retry_runtime::capture`] returned it.
+    pub fn record_call(&mut self, calls: &[CallReport]) {
+        if let Some(call) = calls.last() {
+            self.attempts = call.attempts;
         }
     }
 
@@ -274,7 +283,7 @@ impl Supervisor {
         name: &str,
         event: &mut WideEvent,
     ) -> Result<Instance, CreateError> {
-        self.attempt(request, &attempt_name(name, attempt), None, attempt, event)
+        self.attempt(request, &attempt_name(name, attempt), None, event)
             .await
     }
 
@@ -287,7 +296,7 @@ impl Supervisor {
         name: &str,
         event: &mut WideEvent,
     ) -> Result<Instance, CreateError> {
-        self.attempt(request, &attempt_name(name, attempt), None, attempt, event)
+        self.attempt(request, &attempt_name(name, attempt), None, event)
             .await
     }
 
@@ -303,7 +312,7 @@ impl Supervisor {
         key: &str,
         event: &mut WideEvent,
     ) -> Result<Instance, CreateError> {
-        self.attempt(request, name, Some(key), attempt, event).await
+        self.attempt(request, name, Some(key), event).await
     }
 
     /// Creates `name` through the middleware client: one plain call, whose
@@ -328,7 +337,6 @@ impl Supervisor {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(request)
             .unwrap_or_default();
-        event.attempts = u32::try_from(statuses.len()).unwrap_or(u32::MAX);
         event.names = vec![name.to_owned(); statuses.len()];
         event.statuses = statuses;
         match sent {
@@ -352,10 +360,8 @@ impl Supervisor {
         request: &str,
         name: &str,
         key: Option<&str>,
-        attempt: u32,
         event: &mut WideEvent,
     ) -> Result<Instance, CreateError> {
-        event.attempts = attempt;
         event.names.push(name.to_owned());
         // Filled in below; left as is if the attempt times out.
         event.statuses.push("timeout".to_owned());

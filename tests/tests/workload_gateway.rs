@@ -12,7 +12,17 @@ use std::time::{Duration, Instant};
 use retry_examples::demo;
 use retry_examples::gateway::{Fault, Gateway, Received};
 use retry_examples::workload::{CreateError, Supervisor, WideEvent};
-use retry_runtime::{Class, Classify};
+use retry_runtime::{Class, Classify, capture};
+
+/// Runs one create inside a capture and records its call report in the
+/// wide event, as the demonstration does.
+macro_rules! reported {
+    ($event:ident, $create:expr) => {{
+        let (result, calls) = capture($create).await;
+        $event.record_call(&calls);
+        result
+    }};
+}
 
 fn setup() -> (Gateway, Supervisor) {
     let gateway = Gateway::start().expect("loopback port");
@@ -35,7 +45,7 @@ async fn transient_statuses_are_retried_under_fresh_names() {
     let (gateway, supervisor) = setup();
     gateway.plan("vm", [Fault::NoPlacement, Fault::AgentCreateFailed]);
     let mut event = WideEvent::new("vm");
-    let instance = supervisor.create("vm", "vm", &mut event).await.unwrap();
+    let instance = reported!(event, supervisor.create("vm", "vm", &mut event)).unwrap();
     assert_eq!(instance.name, "vm-r2");
     assert_eq!(
         gateway.received_for("vm"),
@@ -55,14 +65,11 @@ async fn a_same_name_retry_after_agent_failure_would_conflict() {
     let (gateway, supervisor) = setup();
     gateway.plan("db", [Fault::AgentCreateFailed]);
     let mut first = WideEvent::new("db");
-    let instance = supervisor.create("db", "db", &mut first).await.unwrap();
+    let instance = reported!(first, supervisor.create("db", "db", &mut first)).unwrap();
     assert_eq!(instance.name, "db-r1", "the retry used a fresh name");
     // The failed name is still registered until the gateway's cleanup.
     let mut second = WideEvent::new("db-again");
-    let conflict = supervisor
-        .create("db-again", "db", &mut second)
-        .await
-        .unwrap_err();
+    let conflict = reported!(second, supervisor.create("db-again", "db", &mut second)).unwrap_err();
     assert!(matches!(conflict, CreateError::Status { status: 409, .. }));
     assert_eq!(conflict.classify(), Class::Permanent);
     assert_eq!(second.attempts, 1);
@@ -77,10 +84,7 @@ async fn may_have_committed_is_not_retried_and_not_double_created() {
     ] {
         gateway.plan(request, [fault]);
         let mut event = WideEvent::new(request);
-        let error = supervisor
-            .create(request, request, &mut event)
-            .await
-            .unwrap_err();
+        let error = reported!(event, supervisor.create(request, request, &mut event)).unwrap_err();
         assert!(matches!(error, CreateError::Status { status: s, .. } if s == status));
         assert_eq!(error.classify(), Class::Ambiguous);
         assert_eq!(
@@ -101,10 +105,11 @@ async fn retrying_ambiguous_failures_double_creates() {
     let (gateway, supervisor) = setup();
     gateway.plan("careless", [Fault::LostAnswer]);
     let mut event = WideEvent::new("careless");
-    supervisor
-        .create_retrying_ambiguous("careless", "careless", &mut event)
-        .await
-        .unwrap();
+    reported!(
+        event,
+        supervisor.create_retrying_ambiguous("careless", "careless", &mut event)
+    )
+    .unwrap();
     let names: Vec<String> = gateway
         .instances_for("careless")
         .into_iter()
@@ -118,10 +123,7 @@ async fn a_timed_out_create_is_not_retried_and_still_lands() {
     let (gateway, supervisor) = setup();
     gateway.plan("slow", [Fault::Slow(Duration::from_millis(1300))]);
     let mut event = WideEvent::new("slow");
-    let error = supervisor
-        .create("slow", "slow", &mut event)
-        .await
-        .unwrap_err();
+    let error = reported!(event, supervisor.create("slow", "slow", &mut event)).unwrap_err();
     assert!(matches!(error, CreateError::TimedOut(_)), "{error}");
     assert_eq!(event.statuses, ["timeout"]);
     assert_eq!(event.attempts, 1);
@@ -143,7 +145,7 @@ async fn refused_connections_are_retried() {
     // Attempts start at about 0, 250 and 750 ms: the first two are refused.
     let restarted = gateway.outage(Duration::from_millis(500)).await;
     let mut event = WideEvent::new("api");
-    let instance = supervisor.create("api", "api", &mut event).await.unwrap();
+    let instance = reported!(event, supervisor.create("api", "api", &mut event)).unwrap();
     restarted.await.unwrap();
     assert_eq!(event.statuses, ["refused", "refused", "201"]);
     assert_eq!(instance.name, "api-r2");
@@ -159,7 +161,7 @@ async fn the_wide_event_serializes_the_whole_request() {
     let (gateway, supervisor) = setup();
     gateway.plan("web", [Fault::NoPlacement]);
     let mut event = WideEvent::new("web");
-    let result = supervisor.create("web", "web", &mut event).await;
+    let result = reported!(event, supervisor.create("web", "web", &mut event));
     event.finish(&result);
     let json = serde_json::to_value(&event).unwrap();
     assert_eq!(json["attempts"], 2);
@@ -183,7 +185,7 @@ async fn a_503_retry_after_is_waited_not_the_backoff() {
     gateway.plan("wait", [Fault::NoPlacement]);
     let mut event = WideEvent::new("wait");
     let start = Instant::now();
-    supervisor.create("wait", "wait", &mut event).await.unwrap();
+    reported!(event, supervisor.create("wait", "wait", &mut event)).unwrap();
     assert!(
         start.elapsed() >= Gateway::RETRY_AFTER,
         "{:?}",
@@ -203,10 +205,11 @@ async fn a_lost_answer_retried_with_its_key_makes_one_vm() {
     let (gateway, supervisor) = setup();
     gateway.plan("keyed", [Fault::LostAnswer]);
     let mut event = WideEvent::new("keyed");
-    let instance = supervisor
-        .create_with_key("keyed", "keyed", "key-1", &mut event)
-        .await
-        .unwrap();
+    let instance = reported!(
+        event,
+        supervisor.create_with_key("keyed", "keyed", "key-1", &mut event)
+    )
+    .unwrap();
     assert_eq!(instance.name, "keyed");
     assert_eq!(event.statuses, ["502", "201 replayed"]);
     let seen: Vec<(Option<String>, u16, bool)> = gateway
@@ -234,10 +237,11 @@ async fn the_middleware_client_retries_every_fault_without_double_creates() {
     ] {
         gateway.plan(request, [fault]);
         let mut event = WideEvent::new(request);
-        let instance = supervisor
-            .create_via_middleware(request, request, &mut event)
-            .await
-            .unwrap();
+        let instance = reported!(
+            event,
+            supervisor.create_via_middleware(request, request, &mut event)
+        )
+        .unwrap();
         assert_eq!(instance.name, request, "same name on every attempt");
         assert_eq!(event.statuses, statuses, "{request}");
         let keys: Vec<Option<String>> = gateway
@@ -259,10 +263,7 @@ async fn outage_refuses_from_the_moment_it_returns() {
         let restarted = gateway.outage(Duration::from_millis(300)).await;
         let request = format!("round-{round}");
         let mut event = WideEvent::new(&request);
-        supervisor
-            .create(&request, &request, &mut event)
-            .await
-            .unwrap();
+        reported!(event, supervisor.create(&request, &request, &mut event)).unwrap();
         restarted.await.unwrap();
         assert_eq!(
             event.statuses,
