@@ -81,7 +81,7 @@
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
-use syn::Ident;
+use syn::{Expr, Ident};
 use syn::spanned::Spanned as _;
 
 use crate::ast::{self, ArgPlan, Function, ItemFn, ReceiverPlan};
@@ -238,37 +238,146 @@ fn policy(config: &Config, krate: &TokenStream, rt: &TokenStream) -> TokenStream
         }
         policy.extend(quote!(.on(#set)));
     }
-    quote!(#rt::checked(#policy))
+    policy
 }
 
-/// The items the loop needs (the constant policy, the environment's
-/// `static`), and the expression giving the engine its policy.
+/// The checks of keys given as constants, which the macro cannot read:
+/// each a call of a `const fn` of the runtime that panics, during constant
+/// evaluation, on a bad value, spanned at the user's expression so that
+/// the error is reported there.
+fn assertions(config: &Config, rt: &TokenStream) -> Vec<TokenStream> {
+    let mut checks = Vec::new();
+    let mut check = |value: Option<&Expr>, function: TokenStream| {
+        if let Some(expr) = value {
+            checks.push(respan(quote!(#rt::#function(#expr)), expr.span()));
+        }
+    };
+    check(config.max.as_ref().and_then(|max| number_expr(&max.value)), quote!(check_max));
+    check(
+        config.factor.as_ref().and_then(|factor| number_expr(&factor.value)),
+        quote!(check_factor),
+    );
+    check(
+        config.timeout.as_ref().and_then(|timeout| number_expr(&timeout.value)),
+        quote!(check_timeout),
+    );
+    check(
+        config.deadline.as_ref().and_then(|deadline| number_expr(&deadline.value)),
+        quote!(check_deadline),
+    );
+    if config.policy.is_none() {
+        let base = config.base.as_ref().map(|base| &base.value);
+        let max_delay = config.max_delay.as_ref().map(|max_delay| &max_delay.value);
+        // Blamed: the constant among the two (`max_delay` if both are).
+        let blamed = max_delay.and_then(number_expr).or_else(|| base.and_then(number_expr));
+        if let Some(blamed) = blamed {
+            let base = base.map_or_else(|| quote!(#rt::nanos(0, 250_000_000)), |base| duration(base, rt));
+            let max_delay =
+                max_delay.map_or_else(|| quote!(#rt::nanos(60, 0)), |max_delay| duration(max_delay, rt));
+            checks.push(respan(
+                quote!(#rt::check_delays(#base, #max_delay)),
+                blamed.span(),
+            ));
+        }
+    }
+    checks
+}
+
+fn number_expr<T>(value: &Value<T>) -> Option<&Expr> {
+    match value {
+        Value::Expr(expr) => Some(expr),
+        Value::Lit(..) => None,
+    }
+}
+
+/// Whether a key given as an expression names one of the function's const
+/// generic parameters: then the policy is an inline `const { .. }` block,
+/// which may use them, instead of a `const` item, which may not.
+fn uses_const_generics(config: &Config, function: &Function) -> bool {
+    let params: Vec<String> = function
+        .item
+        .sig
+        .generics
+        .const_params()
+        .map(|param| param.ident.to_string())
+        .collect();
+    if params.is_empty() {
+        return false;
+    }
+    let durations = [&config.base, &config.max_delay, &config.deadline, &config.timeout];
+    let exprs = [&config.max, &config.retries]
+        .into_iter()
+        .flatten()
+        .filter_map(|keyed| number_expr(&keyed.value))
+        .chain(
+            config
+                .factor
+                .iter()
+                .filter_map(|keyed| number_expr(&keyed.value)),
+        )
+        .chain(
+            durations
+                .into_iter()
+                .flatten()
+                .filter_map(|keyed| number_expr(&keyed.value)),
+        );
+    exprs
+        .into_iter()
+        .any(|expr| mentions(expr.to_token_stream(), &params))
+}
+
+fn mentions(tokens: TokenStream, names: &[String]) -> bool {
+    tokens.into_iter().any(|token| match token {
+        TokenTree::Ident(ident) => names.iter().any(|name| ident == name),
+        TokenTree::Group(group) => mentions(group.stream(), names),
+        _ => false,
+    })
+}
+
+/// The expression giving the engine its policy: a block, so that the
+/// items it declares are out of the body's sight.
 fn policy_source(
     config: &Config,
+    function: &Function,
     krate: &TokenStream,
     rt: &TokenStream,
-) -> (TokenStream, TokenStream) {
+) -> TokenStream {
     let mixed = Span::mixed_site();
+    let checks = assertions(config, rt);
     if let Some(policy) = &config.policy {
         let expr = &policy.value;
         let annotated = respan(quote!(#krate::RetryPolicy), expr.span());
-        return (
-            TokenStream::new(),
-            quote!({ let __retry_policy: #annotated = #expr; __retry_policy }),
-        );
+        let binding = Ident::new("__retry_policy", mixed);
+        return quote_spanned!(mixed=> {
+            #(const _: () = #checks;)*
+            let #binding: #annotated = #expr;
+            #binding
+        });
     }
     let compiled = policy(config, krate, rt);
-    let mut items = quote_spanned!(mixed=> const __RETRY_POLICY: #krate::RetryPolicy = #compiled;);
-    let source = if let Some(env) = &config.env {
+    if uses_const_generics(config, function) {
+        // Inline constants are evaluated when the function is instantiated
+        // (so under `cargo build`, not `cargo check`), the price of using
+        // its const generics.
+        return quote_spanned!(mixed=> {
+            #(const { #checks };)*
+            &const { #compiled }
+        });
+    }
+    if let Some(env) = &config.env {
         let prefix = &env.value;
-        items.extend(quote_spanned!(mixed=>
-            static __RETRY_ENV: #rt::EnvPolicy = #rt::EnvPolicy::new(#prefix, __RETRY_POLICY);
-        ));
-        quote_spanned!(mixed=> __RETRY_ENV.source())
-    } else {
-        quote_spanned!(mixed=> &__RETRY_POLICY)
-    };
-    (items, source)
+        return quote_spanned!(mixed=> {
+            #(const _: () = #checks;)*
+            static __RETRY_ENV: #rt::EnvPolicy = #rt::EnvPolicy::new(#prefix, #compiled);
+            __RETRY_ENV.source()
+        });
+    }
+    // A constant: the future stores a reference to it, not the policy.
+    quote_spanned!(mixed=> {
+        #(const _: () = #checks;)*
+        const __RETRY_POLICY: #krate::RetryPolicy = #compiled;
+        &__RETRY_POLICY
+    })
 }
 
 /// Per attempt, before the body: each argument the body may consume.
@@ -276,32 +385,67 @@ fn policy_source(
 fn bindings(function: &mut Function, rt: &TokenStream) -> (TokenStream, bool) {
     let mixed = Span::mixed_site();
     let mut bindings = TokenStream::new();
-    if let Some(ReceiverPlan::Owned {
-        mutable,
-        ty_span,
-        self_token,
-    }) = &function.receiver
-    {
-        // A binding cannot be named `self`: the body's `self` is renamed.
-        let renamed = Ident::new("__retry_self", mixed);
-        function.item.body = body::rename_self(std::mem::take(&mut function.item.body), &renamed);
-        let mutability = mutable.then(|| quote!(mut));
-        // `self` keeps the signature's span: it is hygienic like a local.
-        let clone = respan(
-            quote!(#rt::ArgClone::clone_for_attempt(&#self_token)),
-            *ty_span,
-        );
-        bindings.extend(quote_spanned!(mixed=> let #mutability #renamed = #clone;));
+    // A binding cannot be named `self`: the body's `self` is renamed to
+    // the per-attempt one. `self` keeps the signature's span: it is
+    // hygienic like a local.
+    let renamed = Ident::new("__retry_self", mixed);
+    match &function.receiver {
+        Some(ReceiverPlan::Owned {
+            mutable,
+            ty_span,
+            self_token,
+            boxed,
+        }) => {
+            function.item.body =
+                body::rename_self(std::mem::take(&mut function.item.body), &renamed);
+            let mutability = mutable.then(|| quote!(mut));
+            let clone = if *boxed {
+                let inner = respan(
+                    quote!(#rt::SelfClone::clone_for_attempt(&**#self_token)),
+                    *ty_span,
+                );
+                quote!(::std::boxed::Box::new(#inner))
+            } else {
+                respan(
+                    quote!(#rt::SelfClone::clone_for_attempt(&#self_token)),
+                    *ty_span,
+                )
+            };
+            bindings.extend(quote_spanned!(mixed=> let #mutability #renamed = #clone;));
+        }
+        Some(ReceiverPlan::PinReborrow {
+            mutable,
+            self_token,
+        }) => {
+            function.item.body =
+                body::rename_self(std::mem::take(&mut function.item.body), &renamed);
+            let mutability = mutable.then(|| quote!(mut));
+            bindings.extend(quote_spanned!(mixed=>
+                let #mutability #renamed = ::core::pin::Pin::as_mut(&mut #self_token);
+            ));
+        }
+        Some(ReceiverPlan::Borrowed) | None => {}
     }
     let mut by_value = false;
     for plan in &function.args {
         match plan {
             ArgPlan::Shared | ArgPlan::Ignored => {}
-            ArgPlan::Reborrow { ident, mutable } => {
+            ArgPlan::Reborrow {
+                ident,
+                mutable,
+                cfg,
+            } => {
                 let mutability = mutable.then(|| quote!(mut));
-                bindings.extend(quote_spanned!(mixed=> let #mutability #ident = &mut *#ident;));
+                bindings.extend(
+                    quote_spanned!(mixed=> #(#cfg)* let #mutability #ident = &mut *#ident;),
+                );
             }
-            ArgPlan::Clone { pat, source, ty } => {
+            ArgPlan::Clone {
+                pat,
+                source,
+                ty,
+                cfg,
+            } => {
                 by_value = true;
                 // The whole call carries the argument's span, so a missing
                 // `Clone` is reported there.
@@ -309,7 +453,7 @@ fn bindings(function: &mut Function, rt: &TokenStream) -> (TokenStream, bool) {
                     quote!(#rt::ArgClone::clone_for_attempt(&#source)),
                     ty.span(),
                 );
-                bindings.extend(quote_spanned!(mixed=> let #pat = #clone;));
+                bindings.extend(quote_spanned!(mixed=> #(#cfg)* let #pat = #clone;));
             }
         }
     }
@@ -334,9 +478,14 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
         |krate| krate.value.to_token_stream(),
     );
     let rt = quote!(#krate::__private);
-    let (items, source) = policy_source(config, &krate, &rt);
+    let source = policy_source(config, &function, &krate, &rt);
     let (bindings, by_value) = bindings(&mut function, &rt);
-    let error = Ident::new("__retry_error", Span::mixed_site());
+    // Located at the error type, so that what the loop needs of the error
+    // (`Display`) is asked there.
+    let error = Ident::new(
+        "__retry_error",
+        Span::mixed_site().located_at(function.error_span),
+    );
     let verdict = verdict(config, &function, &rt, &error);
     let name = function.item.sig.ident.to_string();
     let output = ast::infer_impl_trait(&function.output);
@@ -357,17 +506,15 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
         },
     );
     let body = &function.item.body;
+    // `#[async_trait]`'s shape: the body builds a boxed future; each
+    // attempt builds and awaits a fresh one.
+    let body = if function.boxed_future {
+        quote!(({ #body }).await)
+    } else {
+        body.clone()
+    };
     let call = if function.is_async {
-        let enforces_timeout = config.timeout.is_some();
-        let timeout = config.timeout.as_ref().map(|timeout| {
-            let after = duration(&timeout.value, &rt);
-            let timed_out = Ident::new("__retry_timed_out", Span::mixed_site());
-            let convert = respan(
-                quote!(#rt::FromTimedOut::from_timed_out(#timed_out)),
-                timeout.key.span(),
-            );
-            quote!(#after, #timed_out => #convert,)
-        });
+        let (enforces_timeout, timeout) = timeout(config, &function, &rt, &output);
         quote! {
             #rt::retry_async! {
                 source: #source,
@@ -402,6 +549,11 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
             }
         }
     };
+    let call = if function.boxed_future {
+        quote!(::std::boxed::Box::pin(async move { #call }))
+    } else {
+        call
+    };
 
     let ItemFn {
         attrs, vis, sig, ..
@@ -413,8 +565,36 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
         #(#attrs)*
         #allow
         #vis #sig {
-            #items
             #call
         }
     }
+}
+
+/// The loop's `timeout` argument, and whether a timeout the policy has is
+/// enforced: the `timeout` key's, through `E: From<TimedOut>` (a compile
+/// error at the key without it); else a run-time policy's, where the error
+/// type turns out to have `From<TimedOut>` (found by `TimeoutProbe`).
+fn timeout(
+    config: &Config,
+    function: &Function,
+    rt: &TokenStream,
+    output: &syn::Type,
+) -> (bool, TokenStream) {
+    if let Some(timeout) = &config.timeout {
+        let after = duration(&timeout.value, rt);
+        let timed_out = Ident::new("__retry_timed_out", Span::mixed_site());
+        let convert = respan(
+            quote!(#rt::FromTimedOut::from_timed_out(#timed_out)),
+            timeout.key.span(),
+        );
+        return (true, quote!(#after, #timed_out => #convert,));
+    }
+    if config.policy.is_none() || function.opaque_error {
+        return (false, TokenStream::new());
+    }
+    let probe = quote_spanned!(Span::mixed_site()=> {
+        use #rt::{TimeoutFrom as _, TimeoutUnsupported as _};
+        (&#rt::TimeoutProbe::<#output>::new()).conversion()
+    });
+    (true, quote!(@policy #probe))
 }
