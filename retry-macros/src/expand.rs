@@ -401,7 +401,7 @@ fn bindings(function: &mut Function, rt: &TokenStream) -> (TokenStream, bool) {
             let mutability = mutable.then(|| quote!(mut));
             let clone = if *boxed {
                 let inner = respan(
-                    quote!(#rt::SelfClone::clone_for_attempt(&**#self_token)),
+                    quote!(#rt::SelfClone::clone_for_attempt(&*#self_token)),
                     *ty_span,
                 );
                 quote!(::std::boxed::Box::new(#inner))
@@ -460,15 +460,15 @@ fn bindings(function: &mut Function, rt: &TokenStream) -> (TokenStream, bool) {
     (bindings, by_value)
 }
 
-/// The verdict on a failed attempt's error (bound to `error`), spanned
+/// The verdict on a failed attempt's error (`error` is a reference to it), spanned
 /// where a type error belongs: the classifier, or the error type.
 fn verdict(config: &Config, function: &Function, rt: &TokenStream, error: &Ident) -> TokenStream {
     match &config.classify {
         Some(classify) => {
             let path = &classify.value;
-            respan(quote!(#rt::Verdict::of((#path)(&#error))), path.span())
+            respan(quote!(#rt::Verdict::of((#path)(#error))), path.span())
         }
-        None => respan(quote!(#rt::by_trait(&#error)), function.error_span),
+        None => respan(quote!(#rt::by_trait(#error)), function.error_span),
     }
 }
 
@@ -480,13 +480,17 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
     let rt = quote!(#krate::__private);
     let source = policy_source(config, &function, &krate, &rt);
     let (bindings, by_value) = bindings(&mut function, &rt);
-    // Located at the error type, so that what the loop needs of the error
-    // (`Display`) is asked there.
+    // Where the loop binds a failed attempt's error. Spanned at the error
+    // type, so that what the loop asks of it (`Display`) is asked there:
+    // the body cannot see it all the same, as it is bound outside the
+    // body's block.
     let error = Ident::new(
         "__retry_error",
-        Span::mixed_site().located_at(function.error_span),
+        Span::call_site().located_at(function.error_span),
     );
     let verdict = verdict(config, &function, &rt, &error);
+    let engine = Ident::new("__retry_engine", Span::mixed_site());
+    let timed_out = Ident::new("__retry_timed_out", Span::mixed_site());
     let name = function.item.sig.ident.to_string();
     let output = ast::infer_impl_trait(&function.output);
     let attempt = config.attempt.as_ref().map(|attempt| &attempt.value);
@@ -513,8 +517,18 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
     } else {
         body.clone()
     };
+    // The decision on a failed attempt, written here rather than in the
+    // loop so that it is spanned at the error type: a missing `Display` is
+    // reported there.
+    let failed = respan(quote!(#rt::failed), function.error_span);
+    let decide = |verdict: TokenStream| {
+        quote_spanned!(function.error_span=> #failed(&mut #engine, #name, #error, #verdict, #notify))
+    };
     let call = if function.is_async {
         let (enforces_timeout, timeout) = timeout(config, &function, &rt, &output);
+        let decide = decide(quote!(
+            if #timed_out { #rt::Verdict::TIMED_OUT } else { #verdict }
+        ));
         quote! {
             #rt::retry_async! {
                 source: #source,
@@ -524,15 +538,17 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
                 enforces_timeout: #enforces_timeout,
                 attempt: [#attempt],
                 output: #output,
+                engine: #engine,
+                timed_out: #timed_out,
                 error: #error,
-                verdict: #verdict,
-                notify: #notify,
+                decide: #decide,
                 timeout: [#timeout],
                 bindings: { #bindings },
                 body: { #body }
             }
         }
     } else {
+        let decide = decide(verdict);
         quote! {
             #rt::retry_blocking! {
                 source: #source,
@@ -541,9 +557,9 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
                 name: #name,
                 attempt: [#attempt],
                 output: #output,
+                engine: #engine,
                 error: #error,
-                verdict: #verdict,
-                notify: #notify,
+                decide: #decide,
                 bindings: { #bindings },
                 body: { #body }
             }
@@ -582,12 +598,12 @@ fn timeout(
 ) -> (bool, TokenStream) {
     if let Some(timeout) = &config.timeout {
         let after = duration(&timeout.value, rt);
-        let timed_out = Ident::new("__retry_timed_out", Span::mixed_site());
+        let elapsed = Ident::new("__retry_elapsed", Span::mixed_site());
         let convert = respan(
-            quote!(#rt::FromTimedOut::from_timed_out(#timed_out)),
+            quote!(#rt::FromTimedOut::from_timed_out(#elapsed)),
             timeout.key.span(),
         );
-        return (true, quote!(#after, #timed_out => #convert,));
+        return (true, quote!(#after, #elapsed => #convert,));
     }
     if config.policy.is_none() || function.opaque_error {
         return (false, TokenStream::new());

@@ -21,21 +21,35 @@ pub fn by_trait<E: Classify + ?Sized>(error: &E) -> Verdict<'_> {
 
 /// Decides what follows a failed attempt and calls the notify hook if a
 /// retry follows. `None`: return the error.
-pub fn failed<S: Source, E: ErrorDisplay>(
+///
+/// `error` is the only parameter whose type names `E`, so that a missing
+/// `Display` is reported at the argument, which the macro spans at the
+/// function's error type (with `E` in two parameters, rustc would blame
+/// the whole call, that is the attribute).
+pub fn failed<S: Source, E: ErrorDisplay, N: Hook<E>>(
     engine: &mut Engine<S>,
     function: &'static str,
     error: &E,
     verdict: Verdict<'_>,
-    notify: Option<fn(&RetryEvent<'_, E>)>,
+    notify: N,
 ) -> Option<Duration> {
-    let step = engine.judge(function, verdict, error, |event| {
-        if let Some(notify) = notify {
-            notify(event);
-        }
-    });
+    let step = engine.judge(function, verdict, error, |event| notify.call(event));
     match step {
         Step::Retry(delay) => Some(delay),
         Step::Stop(_) => None,
+    }
+}
+
+/// The `notify` key's hook, if any.
+pub trait Hook<E> {
+    fn call(self, event: &RetryEvent<'_, E>);
+}
+
+impl<E> Hook<E> for Option<fn(&RetryEvent<'_, E>)> {
+    fn call(self, event: &RetryEvent<'_, E>) {
+        if let Some(notify) = self {
+            notify(event);
+        }
     }
 }
 
@@ -389,21 +403,22 @@ macro_rules! __retry_async {
         enforces_timeout: $enforces:expr,
         attempt: [$($attempt:ident)?],
         output: $output:ty,
+        engine: $engine:ident,
+        timed_out: $timed:ident,
         error: $error:ident,
-        verdict: $verdict:expr,
-        notify: $notify:expr,
+        decide: $decide:expr,
         timeout: [$($timeout:tt)*],
         bindings: { $($bindings:tt)* },
         body: { $($body:tt)* }
     ) => {{
-        let mut __retry_engine = $crate::__private::Engine::new($source, $crate::__private::Clock::Tokio).with_budget($budget);
-        __retry_engine.begin($name, false, $enforces);
-        let __retry_convert = $crate::__retry_convert!(__retry_engine, $name, [$($timeout)*]);
+        let mut $engine = $crate::__private::Engine::new($source, $crate::__private::Clock::Tokio).with_budget($budget);
+        $engine.begin($name, false, $enforces);
+        let __retry_convert = $crate::__retry_convert!($engine, $name, [$($timeout)*]);
         loop {
             // Everything an attempt owns lives in this block and is dropped
             // before the sleep: no error is held across an `.await`.
             let __retry_delay = {
-                $(let $attempt: u32 = __retry_engine.attempt();)?
+                $(let $attempt: u32 = $engine.attempt();)?
                 $($bindings)*
                 let __retry_pending = async {
                     // Pins the block's output type, so that `?` in the body
@@ -415,13 +430,10 @@ macro_rules! __retry_async {
                     }
                     $($body)*
                 };
-                let (__retry_result, __retry_timed_out): ($output, bool) = $crate::__retry_attempt!(
-                    __retry_engine, __retry_pending, __retry_convert, [$($timeout)*]
+                let (__retry_result, $timed): ($output, bool) = $crate::__retry_attempt!(
+                    $engine, __retry_pending, __retry_convert, [$($timeout)*]
                 );
-                $crate::__retry_outcome!(
-                    __retry_engine, __retry_result, $budgeted, $name, $notify,
-                    $error => if __retry_timed_out { $crate::__private::Verdict::TIMED_OUT } else { $verdict }
-                )
+                $crate::__retry_outcome!($engine, __retry_result, $budgeted, $error => $decide)
             };
             $crate::__private::sleep(__retry_delay).await;
         }
@@ -472,7 +484,7 @@ macro_rules! __retry_attempt {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __retry_outcome {
-    ($engine:ident, $result:ident, $budgeted:literal, $name:expr, $notify:expr, $error:ident => $verdict:expr) => {
+    ($engine:ident, $result:ident, $budgeted:literal, $error:ident => $decide:expr) => {
         match $result {
             $crate::__private::Ok(__retry_value) => {
                 // A literal: without a budget the refund compiles away.
@@ -481,10 +493,14 @@ macro_rules! __retry_outcome {
                 }
                 return $crate::__private::Ok(__retry_value);
             }
-            $crate::__private::Err($error) => {
-                match $crate::__private::failed(&mut $engine, $name, &$error, $verdict, $notify) {
+            // `$decide` calls `failed` on `$error`, a reference to the
+            // error. The proc macro writes that call spanned at the
+            // function's error type, so that what `failed` asks of the
+            // error (`Display`) is asked there.
+            $crate::__private::Err(ref $error) => {
+                match $decide {
                     $crate::__private::Some(__retry_delay) => __retry_delay,
-                    $crate::__private::None => return $crate::__private::Err($error),
+                    $crate::__private::None => return $result,
                 }
             }
         }
@@ -503,21 +519,21 @@ macro_rules! __retry_blocking {
         name: $name:expr,
         attempt: [$($attempt:ident)?],
         output: $output:ty,
+        engine: $engine:ident,
         error: $error:ident,
-        verdict: $verdict:expr,
-        notify: $notify:expr,
+        decide: $decide:expr,
         bindings: { $($bindings:tt)* },
         body: { $($body:tt)* }
     ) => {{
-        let mut __retry_engine = $crate::__private::Engine::new($source, $crate::__private::Clock::Std).with_budget($budget);
-        __retry_engine.begin($name, false, false);
+        let mut $engine = $crate::__private::Engine::new($source, $crate::__private::Clock::Std).with_budget($budget);
+        $engine.begin($name, false, false);
         loop {
             let __retry_delay = {
-                $(let $attempt: u32 = __retry_engine.attempt();)?
+                $(let $attempt: u32 = $engine.attempt();)?
                 $($bindings)*
                 #[allow(clippy::redundant_closure_call)]
                 let __retry_result: $output = (|| -> $output { $($body)* })();
-                $crate::__retry_outcome!(__retry_engine, __retry_result, $budgeted, $name, $notify, $error => $verdict)
+                $crate::__retry_outcome!($engine, __retry_result, $budgeted, $error => $decide)
             };
             $crate::__private::sleep_blocking(__retry_delay);
         }
