@@ -242,8 +242,8 @@ impl Function {
                 .last()
                 .is_some_and(|segment| segment.ident == "retry")
         }) {
-            fail(Error::new(
-                stacked.span(),
+            fail(Error::new_spanned(
+                stacked,
                 "`#[retry]` is applied twice: the attempts would multiply (each attempt of the \
                  outer loop runs the whole inner loop); keep one attribute",
             ));

@@ -206,7 +206,12 @@ fn parse_arg(input: ParseStream<'_>) -> Result<Arg> {
             ),
         ));
     }
-    let value = simple_value(input)?;
+    // On a fork: if the value does not parse, `recover` starts from its
+    // beginning rather than from wherever the expression parser stopped,
+    // which may be past the comma that ends it.
+    let fork = input.fork();
+    let value = simple_value(&fork)?;
+    input.advance_to(&fork);
     if !input.is_empty() && !input.peek(Token![,]) {
         return Err(input.error(format!(
             "expected `,` after the value of `{name}`; keys are separated by commas"
@@ -364,12 +369,21 @@ fn literal(value: &Expr) -> Option<&Lit> {
     }
 }
 
-/// `-literal`: a negative number, which no key takes.
-fn negated(value: &Expr) -> Option<&Lit> {
+/// `-literal` (or a literal token that is itself negative): a negative
+/// number, which no key takes. Returns its digits, without the sign.
+fn negated(value: &Expr) -> Option<String> {
     match value {
-        Expr::Unary(unary) if matches!(unary.op, UnOp::Neg(_)) => literal(&unary.expr),
+        Expr::Unary(unary) if matches!(unary.op, UnOp::Neg(_)) => match literal(&unary.expr)? {
+            Lit::Int(int) => Some(int.base10_digits().to_owned()),
+            Lit::Float(float) => Some(float.base10_digits().to_owned()),
+            _ => Some("..".to_owned()),
+        },
         Expr::Group(group) => negated(&group.expr),
-        _ => None,
+        _ => match literal(value)? {
+            Lit::Int(int) => int.base10_digits().strip_prefix('-').map(str::to_owned),
+            Lit::Float(float) => float.base10_digits().strip_prefix('-').map(str::to_owned),
+            _ => None,
+        },
     }
 }
 
@@ -414,12 +428,7 @@ fn integer(value: Expr, what: &str) -> Result<Value<u32>> {
 }
 
 fn factor(value: Expr) -> Result<Value<f64>> {
-    if let Some(lit) = negated(&value) {
-        let digits = match lit {
-            Lit::Int(int) => int.base10_digits().to_owned(),
-            Lit::Float(float) => float.base10_digits().to_owned(),
-            _ => "..".to_owned(),
-        };
+    if let Some(digits) = negated(&value) {
         return Err(Error::new(
             value.span(),
             format!(
@@ -496,32 +505,34 @@ fn duration(value: Expr) -> Result<Value<Duration>> {
 }
 
 /// A bare word: one identifier, not a path (`a::full`), with no generic
-/// arguments (`Transient::<()>`).
-fn word<'a>(value: &'a Expr, expected: &str) -> Result<&'a Ident> {
+/// arguments (`Transient::<()>`). `what` names what is expected, for the
+/// error.
+fn word<'a>(value: &'a Expr, what: &str) -> Result<&'a Ident> {
     match value {
-        Expr::Group(group) => word(&group.expr, expected),
-        Expr::Path(path)
-            if path.attrs.is_empty() && path.qself.is_none() && path.path.get_ident().is_some() =>
-        {
-            Ok(&path.path.segments[0].ident)
+        Expr::Group(group) => word(&group.expr, what),
+        Expr::Path(path) if path.attrs.is_empty() && path.qself.is_none() => {
+            let segments = &path.path.segments;
+            let last = &segments[segments.len() - 1].ident;
+            if segments.len() == 1 && path.path.leading_colon.is_none() {
+                if segments[0].arguments.is_none() {
+                    return Ok(last);
+                }
+                return Err(Error::new_spanned(
+                    &path.path,
+                    format!("`{last}` takes no generic arguments: write `{last}`"),
+                ));
+            }
+            Err(Error::new_spanned(
+                &path.path,
+                format!("expected {what} as a bare word, not a path: write `{last}`"),
+            ))
         }
-        Expr::Path(path) if path.attrs.is_empty() && path.qself.is_none() => Err(Error::new(
-            value.span(),
-            format!(
-                "expected a bare word, not a path: write {expected} alone (`{}`)",
-                path.path
-                    .segments
-                    .last()
-                    .map(|segment| segment.ident.to_string())
-                    .unwrap_or_default()
-            ),
-        )),
-        _ => Err(Error::new(value.span(), format!("expected {expected}"))),
+        _ => Err(Error::new(value.span(), format!("expected {what}"))),
     }
 }
 
 fn jitter(value: &Expr) -> Result<Jitter> {
-    let ident = word(value, &format!("a jitter: {}", one_of(JITTERS)))?;
+    let ident = word(value, &format!("a jitter ({})", one_of(JITTERS)))?;
     Ok(match ident.to_string().as_str() {
         "none" | "None" => Jitter::None,
         "full" | "Full" => Jitter::Full,
@@ -555,7 +566,7 @@ fn classes(value: &Expr) -> Result<OnSet> {
             _ => {
                 let ident = word(
                     value,
-                    &format!("classes: {} (joined with `|`)", one_of(CLASSES)),
+                    &format!("classes ({}, joined with `|`)", one_of(CLASSES)),
                 )?;
                 match ident.to_string().as_str() {
                     "Transient" => set.transient = true,

@@ -146,7 +146,7 @@ fn fallback(item: TokenStream, config: &Config, error: syn::Error) -> TokenStrea
 /// Moves every token to `span`'s location, keeping its name resolution,
 /// so that a type error in generated code is reported at the user's token
 /// it concerns while generated names still resolve.
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
     tokens
         .into_iter()
         .map(|mut token| {
@@ -506,7 +506,8 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
         || quote!(#rt::None),
         |notify| {
             let path = &notify.value;
-            quote!(#rt::Some(#path))
+            let hook = respan(quote!(#rt::hook), path.span());
+            quote!(#hook(#path))
         },
     );
     let body = &function.item.body;

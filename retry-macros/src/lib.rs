@@ -21,6 +21,8 @@ mod derive;
 #[allow(dead_code, unreachable_pub)] // only the parser is used here
 mod duration;
 mod expand;
+#[cfg(test)]
+mod mutations;
 mod suggest;
 mod valid;
 

@@ -179,12 +179,15 @@ fn with_policy(config: &Config) -> Result<()> {
             .to_owned()
     } else {
         let names: Vec<String> = replaced.iter().map(|(key, _)| format!("`{key}`")).collect();
+        let names = match names.as_slice() {
+            [init @ .., last] if !init.is_empty() => format!("{} and {last}", init.join(", ")),
+            _ => names.join(""),
+        };
         format!(
-            "{} cannot be combined with `policy`, which already sets {}; set {} on the \
+            "{names} cannot be combined with `policy`, which already sets {}; set {} on the \
              `RetryPolicy` given to `{}`{}",
-            names.join(", "),
-            if names.len() == 1 { "it" } else { "them" },
-            if names.len() == 1 { "it" } else { "them" },
+            if replaced.len() == 1 { "it" } else { "them" },
+            if replaced.len() == 1 { "it" } else { "them" },
             policy.key,
             if replaced.iter().any(|(key, _)| *key == "env") {
                 " (for `env`, with `RetryPolicy::with_env`)"

@@ -40,6 +40,11 @@ pub fn failed<S: Source, E: ErrorDisplay, N: Hook<E>>(
     }
 }
 
+/// The `notify` key's function, as the `fn` pointer [`failed`] takes.
+pub fn hook<E>(notify: fn(&RetryEvent<'_, E>)) -> Option<fn(&RetryEvent<'_, E>)> {
+    Some(notify)
+}
+
 /// The `notify` key's hook, if any.
 pub trait Hook<E> {
     fn call(self, event: &RetryEvent<'_, E>);
@@ -355,8 +360,38 @@ where
     }
 }
 
+/// The field of a `#[classify(transparent)]` variant, which the derived
+/// `Classify` delegates to.
+#[diagnostic::on_unimplemented(
+    message = "`#[classify(transparent)]` delegates to this field, so `{Self}` must implement `Classify`",
+    label = "this field's type does not implement `Classify`",
+    note = "derive or implement `Classify` for `{Self}`, or give the variant a class of its own: `#[classify(transient)]`, `#[classify(ambiguous)]` or `#[classify(permanent)]`"
+)]
+pub trait TransparentField {
+    fn field_class(&self) -> Class;
+    fn field_retry_after(&self) -> Option<Duration>;
+    fn field_label(&self) -> Option<&str>;
+}
+
+impl<T: Classify + ?Sized> TransparentField for T {
+    fn field_class(&self) -> Class {
+        self.classify()
+    }
+    fn field_retry_after(&self) -> Option<Duration> {
+        self.retry_after()
+    }
+    fn field_label(&self) -> Option<&str> {
+        self.label()
+    }
+}
+
 /// The field named by `#[classify(retry_after = field)]`: a `Duration` or
 /// an `Option<Duration>`.
+#[diagnostic::on_unimplemented(
+    message = "`#[classify(retry_after = ..)]` reads a `Duration` or an `Option<Duration>`, not `{Self}`",
+    label = "expected `Duration` or `Option<Duration>`",
+    note = "name a field of type `std::time::Duration` or `Option<std::time::Duration>`"
+)]
 pub trait RetryAfterField {
     fn retry_after_field(&self) -> Option<Duration>;
 }
