@@ -15,7 +15,7 @@ use syn::parse::{ParseStream, Parser as _};
 use syn::spanned::Spanned as _;
 use syn::{BinOp, Error, Expr, ExprLit, Ident, Lit, LitStr, Path, Result, Token, UnOp};
 
-use crate::duration::{DurationError, UNITS, parse_duration};
+use retry_duration::{DurationError, UNITS, parse_duration};
 use crate::suggest::{nearest, one_of};
 
 /// Every key, in the order the documentation lists them.

@@ -17,9 +17,6 @@ mod ast;
 mod attr;
 mod body;
 mod derive;
-#[path = "../../retry-runtime/src/duration.rs"]
-#[allow(dead_code, unreachable_pub)] // only the parser is used here
-mod duration;
 mod expand;
 #[cfg(test)]
 mod mutations;

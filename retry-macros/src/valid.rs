@@ -7,7 +7,7 @@ use syn::{Error, Result};
 
 use crate::ast::Function;
 use crate::attr::{Config, Keyed, Value};
-use crate::duration::format_duration;
+use retry_duration::format_duration;
 
 const DEFAULT_BASE: Duration = Duration::from_millis(250);
 const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(60);

@@ -110,7 +110,6 @@
 mod backoff;
 mod budget;
 mod class;
-mod duration;
 mod engine;
 mod policy;
 mod retry;
@@ -125,7 +124,7 @@ mod serde_duration;
 pub use backoff::Schedule;
 pub use budget::{BudgetError, RetryBudget};
 pub use class::{Class, ClassSet, Classify, TimedOut};
-pub use duration::{DurationError, UNITS as DURATION_UNITS, format_duration, parse_duration};
+pub use retry_duration::{DurationError, UNITS as DURATION_UNITS, format_duration, parse_duration};
 pub use engine::StopReason;
 pub use policy::{EnvError, Jitter, PolicyError, RetryPolicy};
 pub use retry::{
