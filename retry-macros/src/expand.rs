@@ -550,6 +550,7 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
         }
     } else {
         let decide = decide(verdict);
+        let timeout = config.policy.is_some().then(|| quote!(@policy));
         quote! {
             #rt::retry_blocking! {
                 source: #source,
@@ -561,6 +562,7 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
                 engine: #engine,
                 error: #error,
                 decide: #decide,
+                timeout: [#timeout],
                 bindings: { #bindings },
                 body: { #body }
             }

@@ -289,6 +289,34 @@ pub fn timeout_unenforced<S: Source, E>(
     }
 }
 
+/// Says once per call site that a run-time policy's `attempt_timeout`
+/// does not apply to a blocking function.
+pub fn blocking_timeout_unenforced<S: Source>(
+    warned: &'static std::sync::atomic::AtomicBool,
+    engine: &Engine<S>,
+    function: &'static str,
+) {
+    if let Some(timeout) = engine.attempt_timeout() {
+        if !warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            #[cfg(feature = "tracing")]
+            tracing::warn!(
+                target: "retry",
+                function,
+                timeout = %crate::format_duration(timeout),
+                "the policy's attempt_timeout is not enforced: `#[retry]` on a blocking `fn` \
+                 cannot interrupt an attempt; bound the retries with the policy's deadline, or \
+                 make the function `async` (reported once for this function)",
+            );
+            #[cfg(not(feature = "tracing"))]
+            eprintln!(
+                "retry: {function}: the policy's attempt_timeout {} is not enforced: a blocking \
+                 `fn` cannot interrupt an attempt (reported once for this function)",
+                crate::format_duration(timeout)
+            );
+        }
+    }
+}
+
 fn policy_timeout_unenforced(function: &'static str, timeout: Duration, error: &'static str) {
     #[cfg(feature = "tracing")]
     tracing::warn!(
@@ -557,11 +585,16 @@ macro_rules! __retry_blocking {
         engine: $engine:ident,
         error: $error:ident,
         decide: $decide:expr,
+        timeout: [$($timeout:tt)*],
         bindings: { $($bindings:tt)* },
         body: { $($body:tt)* }
     ) => {{
         let mut $engine = $crate::__private::Engine::new($source, $crate::__private::Clock::Std).with_budget($budget);
-        $engine.begin($name, false, false);
+        // A compiled policy has no timeout (the key needs an `async fn`); a
+        // run-time policy's cannot be enforced on a blocking call, which is
+        // reported once per call site (`[@policy]`).
+        $engine.begin($name, false, true);
+        $crate::__retry_blocking_timeout!($engine, $name, [$($timeout)*]);
         loop {
             let __retry_delay = {
                 $(let $attempt: u32 = $engine.attempt();)?
@@ -573,6 +606,19 @@ macro_rules! __retry_blocking {
             $crate::__private::sleep_blocking(__retry_delay);
         }
     }};
+}
+
+/// For a blocking function with a run-time policy: reports, once per call
+/// site, a policy timeout that a blocking call cannot enforce.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __retry_blocking_timeout {
+    ($engine:ident, $name:expr, [@policy]) => {{
+        static __RETRY_WARNED: ::core::sync::atomic::AtomicBool =
+            ::core::sync::atomic::AtomicBool::new(false);
+        $crate::__private::blocking_timeout_unenforced(&__RETRY_WARNED, &$engine, $name);
+    }};
+    ($engine:ident, $name:expr, []) => {};
 }
 
 pub use crate::{__retry_async as retry_async, __retry_blocking as retry_blocking};

@@ -295,3 +295,30 @@ async fn an_unenforceable_policy_timeout_is_reported_once_per_call_site() {
     assert!(text.contains("From<retry_runtime::TimedOut>"), "{text}");
     assert!(!text.contains("on_timeout"), "{text}");
 }
+
+impl Reader {
+    #[retry(policy = self.policy)]
+    fn read_blocking(&self) -> Result<u32, ReadError> {
+        Ok(self.calls.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+#[test]
+fn a_blocking_function_reports_a_policy_timeout_once() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let reader = reader(ClassSet::EMPTY.with(Class::Transient));
+    assert_eq!(reader.read_blocking().unwrap(), 0);
+    assert_eq!(reader.read_blocking().unwrap(), 1);
+
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(text.matches("not enforced").count(), 1, "{text}");
+    assert!(text.contains("blocking"), "{text}");
+    assert!(!text.contains("on_timeout"), "{text}");
+}
