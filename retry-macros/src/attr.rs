@@ -15,8 +15,8 @@ use syn::parse::{ParseStream, Parser as _};
 use syn::spanned::Spanned as _;
 use syn::{BinOp, Error, Expr, ExprLit, Ident, Lit, LitStr, Path, Result, Token, UnOp};
 
-use retry_duration::{DurationError, UNITS, parse_duration};
 use crate::suggest::{nearest, one_of};
+use retry_duration::{DurationError, UNITS, parse_duration};
 
 /// Every key, in the order the documentation lists them.
 pub(crate) const KEYS: &[&str] = &[
@@ -478,9 +478,7 @@ fn duration(value: Expr) -> Result<Value<Duration>> {
                 Ok(duration) => Ok(Value::Lit(duration, text.span())),
                 Err(error) => {
                     let hint = match error {
-                        DurationError::UnknownUnit(_) | DurationError::MissingUnit => {
-                            String::new()
-                        }
+                        DurationError::UnknownUnit(_) | DurationError::MissingUnit => String::new(),
                         _ => format!("; units: {UNITS}"),
                     };
                     Err(Error::new(text.span(), format!("{error}{hint}")))
@@ -646,7 +644,9 @@ fn expression(value: Expr, key: &str) -> Result<Expr> {
         Some(lit) => Err(Error::new(
             lit.span(),
             match key {
-                "classify" => "expected a path to a `fn(&E) -> Class`, e.g. `classify = my_classifier`",
+                "classify" => {
+                    "expected a path to a `fn(&E) -> Class`, e.g. `classify = my_classifier`"
+                }
                 "policy" => "expected a `RetryPolicy` expression, e.g. `policy = self.policy`",
                 "budget" => "expected a `&'static RetryBudget`, e.g. `budget = &BUDGET`",
                 _ => "expected the hook called before each sleep, e.g. `notify = log_retry`",

@@ -11,23 +11,29 @@
 //!
 //! ```text
 //! async fn create(&self, name: String) -> Result<Instance, CreateError> {
-//!     // The configuration is a constant, so the future does not store it.
-//!     const __RETRY_POLICY: RetryPolicy = rt::checked(RetryPolicy::new().max_attempts(3).base(..));
 //!     rt::retry_async! {
-//!         source: &__RETRY_POLICY, budget: rt::None, name: "create", enforces_timeout: false,
+//!         // The configuration is a constant in a block of its own: the
+//!         // future stores a reference, and the body cannot see the item.
+//!         source: { const __RETRY_POLICY: RetryPolicy = RetryPolicy::new().max_attempts(3)..; &__RETRY_POLICY },
+//!         budget: rt::None, budgeted: false, name: "create", enforces_timeout: false,
 //!         attempt: [attempt], output: Result<Instance, CreateError>,
-//!         error: __retry_error, verdict: rt::by_trait(&__retry_error),   // spanned at `CreateError`
-//!         notify: rt::None, timeout: [],
+//!         engine: __retry_engine, timed_out: __retry_timed_out,   // mixed-site names
+//!         error: __retry_error,                                   // a `&E`, spanned at `CreateError`
+//!         decide: rt::failed(&mut __retry_engine, "create", __retry_error,   // spanned at `CreateError`
+//!             if __retry_timed_out { rt::Verdict::TIMED_OUT } else { rt::by_trait(__retry_error) },
+//!             rt::None),
+//!         timeout: [],
 //!         bindings: { let name = rt::ArgClone::clone_for_attempt(&name); }   // spanned at `String`
 //!         body: { BODY }
 //!     }
 //! }
 //! ```
 //!
-//! and `retry_async!` (in the runtime, `__private.rs`) expands to the loop:
+//! and `retry_async!` (in the runtime, `__private.rs`) expands to the loop
+//! (its locals are all `__retry_*`, shortened here):
 //!
 //! ```text
-//! let mut engine = rt::Engine::new(&__RETRY_POLICY, rt::Clock::Tokio);
+//! let mut engine = rt::Engine::new(SOURCE, rt::Clock::Tokio);
 //! engine.begin("create", false, false);              // reads no clock without a deadline
 //! loop {
 //!     // Everything an attempt owns lives in this block and is dropped
@@ -35,22 +41,28 @@
 //!     let delay = {
 //!         let attempt: u32 = engine.attempt();
 //!         let name = rt::ArgClone::clone_for_attempt(&name);   // by-value args, per attempt
-//!         let result: Result<Instance, CreateError> = async {
+//!         let pending = async {
 //!             if false { return loop {} }            // pins the block's type, for `?`
 //!             BODY                                    // `?` and `return` end this attempt
-//!         }
-//!         .await;
+//!         };
+//!         let (result, timed_out) = (pending.await, false);
 //!         match result {
-//!             Ok(v) => { engine.succeeded(); return Ok(v); }
-//!             Err(__retry_error) => match rt::failed(&mut engine, "create", &__retry_error, VERDICT, NOTIFY) {
+//!             Ok(v) => return Ok(v),
+//!             Err(ref __retry_error) => match DECIDE {
 //!                 Some(delay) => delay,
-//!                 None => return Err(__retry_error),
+//!                 None => return result,
 //!             },
 //!         }
 //!     };
 //!     rt::sleep(delay).await;                        // a zero delay skips the timer
 //! }
 //! ```
+//!
+//! Keys given as constants the macro cannot read get a `const _: () =
+//! rt::check_max(ZERO);` beside the policy constant, spanned at the
+//! constant, so a bad value fails constant evaluation there. A key naming
+//! a const generic makes the policy an inline `const { .. }` block instead,
+//! which may use it.
 //!
 //! Why two stages: a proc macro pays for every token it reads and writes
 //! (in a debug build, about half a millisecond for a small function), while
@@ -70,19 +82,34 @@
 //! instructions per call under callgrind) and cost a full parse of every
 //! body at compile time.
 //!
-//! Variations: `timeout` wraps the block in `rt::timeout` and turns a
+//! Variations: `timeout` wraps the attempt in `rt::timeout` and turns a
 //! timeout into `E::from(TimedOut)`; `policy = expr` stores the policy
-//! value in the engine; `env` keeps the constant in a `static EnvPolicy`
-//! read at the first failure; a by-value `self` is cloned per attempt into
-//! a binding the body's `self` is renamed to (the one case that parses the
-//! body); `&mut self` needs nothing, as each use re-borrows it; a blocking
-//! function uses `retry_blocking!`, with the system clock and
-//! `std::thread::sleep`.
+//! value in the engine, and (without `timeout`) probes whether the error
+//! type has `From<TimedOut>` to enforce the policy's own timeout
+//! (`TimeoutProbe`); `env` keeps the policy in a `static EnvPolicy` read at
+//! the first failure; a by-value `self` is cloned per attempt into a
+//! binding the body's `self` is renamed to (the one case that parses the
+//! body), `self: Box<Self>` by cloning `Self` into a new box, and `self:
+//! Pin<&mut Self>` is re-borrowed with `Pin::as_mut` the same way; `&mut
+//! self` needs nothing, as each use re-borrows it; an argument's `#[cfg]`
+//! goes on its per-attempt binding too; a blocking function uses
+//! `retry_blocking!`, with the system clock and `std::thread::sleep`.
+//!
+//! `#[async_trait]`'s shape, a plain `fn` returning `Pin<Box<dyn
+//! Future<Output = Result<T, E>> + ..>>`, is retried as an `async fn` with
+//! output `Result<T, E>`, the body (which builds the boxed future) awaited
+//! in each attempt, and the loop boxed in turn:
+//!
+//! ```text
+//! fn get<'a, 'async_trait>(&'a self, key: String) -> Pin<Box<dyn Future<Output = io::Result<String>> + Send + 'async_trait>> {
+//!     Box::pin(async move { rt::retry_async! { .., body: { ({ BODY }).await } } })
+//! }
+//! ```
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
-use syn::{Expr, Ident};
 use syn::spanned::Spanned as _;
+use syn::{Expr, Ident};
 
 use crate::ast::{self, ArgPlan, Function, ItemFn, ReceiverPlan};
 use crate::attr::{self, Config, Jitter, Value};
@@ -252,28 +279,47 @@ fn assertions(config: &Config, rt: &TokenStream) -> Vec<TokenStream> {
             checks.push(respan(quote!(#rt::#function(#expr)), expr.span()));
         }
     };
-    check(config.max.as_ref().and_then(|max| number_expr(&max.value)), quote!(check_max));
     check(
-        config.factor.as_ref().and_then(|factor| number_expr(&factor.value)),
+        config.max.as_ref().and_then(|max| number_expr(&max.value)),
+        quote!(check_max),
+    );
+    check(
+        config
+            .factor
+            .as_ref()
+            .and_then(|factor| number_expr(&factor.value)),
         quote!(check_factor),
     );
     check(
-        config.timeout.as_ref().and_then(|timeout| number_expr(&timeout.value)),
+        config
+            .timeout
+            .as_ref()
+            .and_then(|timeout| number_expr(&timeout.value)),
         quote!(check_timeout),
     );
     check(
-        config.deadline.as_ref().and_then(|deadline| number_expr(&deadline.value)),
+        config
+            .deadline
+            .as_ref()
+            .and_then(|deadline| number_expr(&deadline.value)),
         quote!(check_deadline),
     );
     if config.policy.is_none() {
         let base = config.base.as_ref().map(|base| &base.value);
         let max_delay = config.max_delay.as_ref().map(|max_delay| &max_delay.value);
         // Blamed: the constant among the two (`max_delay` if both are).
-        let blamed = max_delay.and_then(number_expr).or_else(|| base.and_then(number_expr));
+        let blamed = max_delay
+            .and_then(number_expr)
+            .or_else(|| base.and_then(number_expr));
         if let Some(blamed) = blamed {
-            let base = base.map_or_else(|| quote!(#rt::nanos(0, 250_000_000)), |base| duration(base, rt));
-            let max_delay =
-                max_delay.map_or_else(|| quote!(#rt::nanos(60, 0)), |max_delay| duration(max_delay, rt));
+            let base = base.map_or_else(
+                || quote!(#rt::nanos(0, 250_000_000)),
+                |base| duration(base, rt),
+            );
+            let max_delay = max_delay.map_or_else(
+                || quote!(#rt::nanos(60, 0)),
+                |max_delay| duration(max_delay, rt),
+            );
             checks.push(respan(
                 quote!(#rt::check_delays(#base, #max_delay)),
                 blamed.span(),
@@ -304,7 +350,12 @@ fn uses_const_generics(config: &Config, function: &Function) -> bool {
     if params.is_empty() {
         return false;
     }
-    let durations = [&config.base, &config.max_delay, &config.deadline, &config.timeout];
+    let durations = [
+        &config.base,
+        &config.max_delay,
+        &config.deadline,
+        &config.timeout,
+    ];
     let exprs = [&config.max, &config.retries]
         .into_iter()
         .flatten()
@@ -522,9 +573,7 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
     // loop so that it is spanned at the error type: a missing `Display` is
     // reported there.
     let failed = respan(quote!(#rt::failed), function.error_span);
-    let decide = |verdict: TokenStream| {
-        quote_spanned!(function.error_span=> #failed(&mut #engine, #name, #error, #verdict, #notify))
-    };
+    let decide = |verdict: TokenStream| quote_spanned!(function.error_span=> #failed(&mut #engine, #name, #error, #verdict, #notify));
     let call = if function.is_async {
         let (enforces_timeout, timeout) = timeout(config, &function, &rt, &output);
         let decide = decide(quote!(

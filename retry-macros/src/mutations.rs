@@ -16,7 +16,7 @@ const VALID: &[&str] = &[
     r#"max = 5, factor = 1.5, deadline = "30s", on = Transient | Ambiguous, attempt = attempt"#,
     r#"policy = self.policy, timeout = "5s", attempt = attempt, budget = &BUDGET"#,
     r#"env = "COMPUTE_INSTANCE_CREATE", classify = classify, notify = log, attempt = attempt"#,
-    r#"crate = ::retry_runtime, base = SLOW, max_delay = CAP, attempt = attempt"#,
+    "crate = ::retry_runtime, base = SLOW, max_delay = CAP, attempt = attempt",
 ];
 
 /// Function shapes, each using `attempt` in its body. The blocking one is
@@ -147,7 +147,9 @@ fn no_mutation_panics_cascades_or_loses_the_function() {
                 let file = syn::parse2::<syn::File>(output.clone())
                     .unwrap_or_else(|error| panic!("{error}: #[retry({shown})] gave {output}"));
                 assert!(
-                    file.items.iter().any(|item| matches!(item, syn::Item::Fn(_))),
+                    file.items
+                        .iter()
+                        .any(|item| matches!(item, syn::Item::Fn(_))),
                     "function lost for #[retry({shown})]: {output}"
                 );
                 if keeps_attempt(&args) {

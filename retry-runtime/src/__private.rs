@@ -515,7 +515,12 @@ macro_rules! __retry_convert {
         {
             static __RETRY_WARNED: ::core::sync::atomic::AtomicBool =
                 ::core::sync::atomic::AtomicBool::new(false);
-            $crate::__private::timeout_unenforced(&__RETRY_WARNED, &$engine, $name, __retry_convert);
+            $crate::__private::timeout_unenforced(
+                &__RETRY_WARNED,
+                &$engine,
+                $name,
+                __retry_convert,
+            );
         }
         __retry_convert
     }};
@@ -560,12 +565,10 @@ macro_rules! __retry_outcome {
             // error. The proc macro writes that call spanned at the
             // function's error type, so that what `failed` asks of the
             // error (`Display`) is asked there.
-            $crate::__private::Err(ref $error) => {
-                match $decide {
-                    $crate::__private::Some(__retry_delay) => __retry_delay,
-                    $crate::__private::None => return $result,
-                }
-            }
+            $crate::__private::Err(ref $error) => match $decide {
+                $crate::__private::Some(__retry_delay) => __retry_delay,
+                $crate::__private::None => return $result,
+            },
         }
     };
 }

@@ -124,13 +124,13 @@ mod serde_duration;
 pub use backoff::Schedule;
 pub use budget::{BudgetError, RetryBudget};
 pub use class::{Class, ClassSet, Classify, TimedOut};
-pub use retry_duration::{DurationError, UNITS as DURATION_UNITS, format_duration, parse_duration};
 pub use engine::StopReason;
 pub use policy::{EnvError, Jitter, PolicyError, RetryPolicy};
 pub use retry::{
     AttemptRecord, ByTrait, Classifier, NoNotify, NoTimeout, Notify, OnTimeout, Report, Reported,
     Retry, RetryEvent,
 };
+pub use retry_duration::{DurationError, UNITS as DURATION_UNITS, format_duration, parse_duration};
 pub use text::{INFRASTRUCTURE, INFRASTRUCTURE_RULES, Rule, TextClassifier};
 
 #[cfg(feature = "macros")]

@@ -22,12 +22,16 @@ fn refused() -> io::Error {
 
 #[retry(base = "1s", attempt = attempt)]
 async fn cfg_arguments(
-    #[cfg(any())] removed: String,
-    #[cfg(all())] name: String,
-    #[cfg(all())] log: &mut Vec<String>,
+    #[cfg(not(test))] removed: String,
+    #[cfg(test)] name: String,
+    #[cfg(test)] log: &mut Vec<String>,
 ) -> io::Result<String> {
     log.push(name.clone());
-    if attempt < 3 { Err(refused()) } else { Ok(name) }
+    if attempt < 3 {
+        Err(refused())
+    } else {
+        Ok(name)
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -53,7 +57,11 @@ impl Machine {
         // Consumes this attempt's re-borrow.
         let this = self.get_mut();
         this.steps += 1;
-        if this.steps < 3 { Err(refused()) } else { Ok(this.steps) }
+        if this.steps < 3 {
+            Err(refused())
+        } else {
+            Ok(this.steps)
+        }
     }
 }
 
@@ -79,7 +87,11 @@ impl Job {
         assert!(!self.consumed);
         self.consumed = true;
         self.runs.fetch_add(1, Ordering::Relaxed);
-        if attempt < 3 { Err(refused()) } else { Ok(attempt) }
+        if attempt < 3 {
+            Err(refused())
+        } else {
+            Ok(attempt)
+        }
     }
 }
 
@@ -135,12 +147,20 @@ struct Gateway {
 impl Store for Gateway {
     #[retry(max = 3, base = "250ms", attempt = attempt)]
     async fn create(&self, name: String) -> io::Result<String> {
-        let name = if attempt == 1 { name } else { format!("{name}-r{}", attempt - 1) };
+        let name = if attempt == 1 {
+            name
+        } else {
+            format!("{name}-r{}", attempt - 1)
+        };
         self.seen
             .lock()
             .unwrap()
             .push((name.clone(), self.origin.elapsed()));
-        if attempt < 3 { Err(refused()) } else { Ok(name) }
+        if attempt < 3 {
+            Err(refused())
+        } else {
+            Ok(name)
+        }
     }
 }
 
