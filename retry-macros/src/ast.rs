@@ -229,8 +229,8 @@ impl Function {
         }
         if let Some(abi) = &item.sig.abi {
             if abi.name.as_ref().is_none_or(|name| name.value() != "Rust") {
-                fail(Error::new(
-                    abi.span(),
+                fail(Error::new_spanned(
+                    abi,
                     "`#[retry]` cannot apply to a foreign-ABI function: its loop is Rust code; \
                      retry inside a Rust function that this one calls",
                 ));
