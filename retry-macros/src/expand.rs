@@ -657,12 +657,18 @@ fn timeout(
         );
         return (true, quote!(#after, #elapsed => #convert,));
     }
-    if config.policy.is_none() || function.opaque_error {
+    if config.policy.is_none() {
         return (false, TokenStream::new());
     }
-    let probe = quote_spanned!(Span::mixed_site()=> {
-        use #rt::{TimeoutFrom as _, TimeoutUnsupported as _};
-        (&#rt::TimeoutProbe::<#output>::new()).conversion()
-    });
+    let probe = if function.opaque_error {
+        // An `impl Trait` error cannot be named outside the body, so its
+        // `From<TimedOut>` cannot be looked for: reported as missing.
+        quote!(#rt::None)
+    } else {
+        quote_spanned!(Span::mixed_site()=> {
+            use #rt::{TimeoutFrom as _, TimeoutUnsupported as _};
+            (&#rt::TimeoutProbe::<#output>::new()).conversion()
+        })
+    };
     (true, quote!(@policy #probe))
 }
