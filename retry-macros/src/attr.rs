@@ -238,8 +238,8 @@ fn starts_key(cursor: syn::buffer::Cursor<'_>) -> bool {
 
 /// After a mistake, skips to the comma before the next key (or to the
 /// end), so that the rest of a broken value is not read as more keys.
-fn recover(input: ParseStream<'_>) {
-    let skipped = input.step(|cursor| {
+fn recover(input: ParseStream<'_>) -> Result<()> {
+    input.step(|cursor| {
         let mut rest = *cursor;
         while let Some((token, next)) = rest.token_tree() {
             if matches!(&token, TokenTree::Punct(punct) if punct.as_char() == ',')
@@ -250,8 +250,7 @@ fn recover(input: ParseStream<'_>) {
             rest = next;
         }
         Ok(((), rest))
-    });
-    debug_assert!(skipped.is_ok());
+    })
 }
 
 /// A literal or a plain identifier, the values of most keys, is read
@@ -305,7 +304,7 @@ pub(crate) fn parse(args: TokenStream) -> (Config, Option<Error>) {
                 }
                 Err(error) => {
                     add(error);
-                    recover(input);
+                    recover(input)?;
                 }
             }
             order += 1;
