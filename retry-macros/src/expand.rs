@@ -109,7 +109,7 @@
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned as _;
-use syn::{Expr, Ident};
+use syn::{Expr, Ident, Pat};
 
 use crate::ast::{self, ArgPlan, Function, ItemFn, ReceiverPlan};
 use crate::attr::{self, Config, Jitter, Value};
@@ -498,6 +498,14 @@ fn bindings(function: &mut Function, rt: &TokenStream) -> (TokenStream, bool) {
                 cfg,
             } => {
                 by_value = true;
+                // An argument the body never names (one only the attribute
+                // uses, as in `policy = options.retry`) is not cloned: the
+                // clone would be unused, and warned about as such.
+                if let Pat::Ident(binding) = &**pat {
+                    if !mentions(function.item.body.clone(), &[binding.ident.to_string()]) {
+                        continue;
+                    }
+                }
                 // The whole call carries the argument's span, so a missing
                 // `Clone` is reported there.
                 let clone = respan(

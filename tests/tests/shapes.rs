@@ -342,3 +342,55 @@ fn a_blocking_function_reports_a_policy_timeout_once() {
     assert!(text.contains("blocking"), "{text}");
     assert!(!text.contains("on_timeout"), "{text}");
 }
+
+// ---------------------------------------------------------------------------
+// A by-value argument only the attribute uses is not cloned per attempt
+// (nor warned about as unused); one the body uses is.
+
+/// Counts its clones.
+struct Options {
+    policy: RetryPolicy,
+    clones: Arc<AtomicU32>,
+}
+
+impl Clone for Options {
+    fn clone(&self) -> Self {
+        self.clones.fetch_add(1, Ordering::Relaxed);
+        Options {
+            policy: self.policy,
+            clones: Arc::clone(&self.clones),
+        }
+    }
+}
+
+#[retry(policy = options.policy)]
+async fn configured(options: Options, calls: &AtomicU32) -> io::Result<()> {
+    calls.fetch_add(1, Ordering::Relaxed);
+    Err(refused())
+}
+
+#[retry(policy = options.policy)]
+async fn configured_and_used(options: Options) -> io::Result<u32> {
+    drop(options);
+    Err(refused())
+}
+
+#[tokio::test(start_paused = true)]
+async fn arguments_only_the_attribute_uses_are_not_cloned() {
+    let clones = Arc::new(AtomicU32::new(0));
+    let options = Options {
+        policy: RetryPolicy::new().max_attempts(3).base(S(1)),
+        clones: Arc::clone(&clones),
+    };
+    let calls = AtomicU32::new(0);
+    assert!(configured(options.clone(), &calls).await.is_err());
+    assert_eq!(calls.load(Ordering::Relaxed), 3);
+    assert_eq!(
+        clones.load(Ordering::Relaxed),
+        1,
+        "only the test's own clone"
+    );
+
+    assert!(configured_and_used(options).await.is_err());
+    assert_eq!(clones.load(Ordering::Relaxed), 4, "one clone per attempt");
+}
