@@ -143,8 +143,14 @@ pub(crate) enum ArgPlan {
     /// A shared reference, `Copy`: used as is.
     Shared,
     /// `x: &mut T`: re-borrowed for each attempt (`let x = &mut *x;`) so
-    /// that an attempt that moves it does not move it for the next.
-    Reborrow { ident: Ident, mutable: bool },
+    /// that an attempt that moves it does not move it for the next. `cfg`
+    /// holds the argument's `#[cfg]`/`#[cfg_attr]` attributes, which the
+    /// per-attempt binding repeats (it must vanish with the argument).
+    Reborrow {
+        ident: Ident,
+        mutable: bool,
+        cfg: Vec<Attribute>,
+    },
     /// Taken by value: cloned for each attempt into `pat`. `source` is the
     /// parameter's name in the signature (the original name when the pattern
     /// is a plain identifier, a generated one otherwise).
@@ -152,6 +158,7 @@ pub(crate) enum ArgPlan {
         pat: Box<Pat>,
         source: Ident,
         ty: Box<Type>,
+        cfg: Vec<Attribute>,
     },
     /// `_: T`: nothing to bind.
     Ignored,
@@ -168,16 +175,34 @@ pub(crate) enum ReceiverPlan {
         mutable: bool,
         ty_span: Span,
         self_token: syn::Token![self],
+        /// `self: Box<Self>`: the `Self` inside is cloned, so that a
+        /// missing `Clone` is reported for `Self`.
+        boxed: bool,
+    },
+    /// `self: Pin<&mut Self>`: re-borrowed for each attempt with
+    /// `Pin::as_mut` into a binding the body's `self` is renamed to, so
+    /// that an attempt that consumes it (`self.project()`) leaves it for
+    /// the next.
+    PinReborrow {
+        mutable: bool,
+        self_token: syn::Token![self],
     },
 }
 
 pub(crate) struct Function {
     pub(crate) item: ItemFn,
     pub(crate) is_async: bool,
+    /// A plain `fn` returning `Pin<Box<dyn Future<Output = Result<..>> ..>>`,
+    /// the shape `#[async_trait]` gives an `async fn`: its body builds the
+    /// future that each attempt awaits, and `output` is the future's output.
+    pub(crate) boxed_future: bool,
     /// The declared return type.
     pub(crate) output: Type,
     /// The span of the error type (`E` in `Result<T, E>`, else the return type).
     pub(crate) error_span: Span,
+    /// The error type is (or holds) an `impl Trait`, which no code but
+    /// the function's own body can name.
+    pub(crate) opaque_error: bool,
     pub(crate) receiver: Option<ReceiverPlan>,
     pub(crate) args: Vec<ArgPlan>,
 }
@@ -202,26 +227,59 @@ impl Function {
                 "`#[retry]` cannot apply to a `const fn`: it sleeps between attempts",
             ));
         }
+        if let Some(abi) = &item.sig.abi {
+            if abi.name.as_ref().is_none_or(|name| name.value() != "Rust") {
+                fail(Error::new_spanned(
+                    abi,
+                    "`#[retry]` cannot apply to a foreign-ABI function: its loop is Rust code; \
+                     retry inside a Rust function that this one calls",
+                ));
+            }
+        }
+        if let Some(stacked) = item.attrs.iter().find(|attr| {
+            attr.path()
+                .segments
+                .last()
+                .is_some_and(|segment| segment.ident == "retry")
+        }) {
+            fail(Error::new_spanned(
+                stacked,
+                "`#[retry]` is applied twice: the attempts would multiply (each attempt of the \
+                 outer loop runs the whole inner loop); keep one attribute",
+            ));
+        }
         if let Some(variadic) = &item.sig.variadic {
             fail(Error::new(
                 variadic.span(),
                 "`#[retry]` cannot apply to a variadic function",
             ));
         }
-        let (output, error_span) = match result_type(&item.sig) {
-            Ok(found) => found,
-            Err(error) => {
-                fail(error);
-                (Type::Verbatim(TokenStream::new()), Span::call_site())
-            }
+        let boxed = if item.sig.asyncness.is_none() {
+            boxed_future_output(&item.sig.output)
+        } else {
+            None
         };
+        let boxed_future = boxed.is_some();
+        let (output, error_span, opaque_error) =
+            match boxed.map_or_else(|| result_type(&item.sig), result_of) {
+                Ok(found) => found,
+                Err(error) => {
+                    fail(error);
+                    (Type::Verbatim(TokenStream::new()), Span::call_site(), false)
+                }
+            };
 
         let receiver = item.sig.receiver().map(receiver_plan);
-        if let (Some(ReceiverPlan::Owned { .. }), Some(FnArg::Receiver(receiver))) =
-            (&receiver, item.sig.inputs.first_mut())
-        {
-            // Only cloned from: the attempt's copy is the one that is `mut`.
-            receiver.mutability = None;
+        match (&receiver, item.sig.inputs.first_mut()) {
+            (Some(ReceiverPlan::Owned { .. }), Some(FnArg::Receiver(receiver))) => {
+                // Only cloned from: the attempt's copy is the one that is `mut`.
+                receiver.mutability = None;
+            }
+            (Some(ReceiverPlan::PinReborrow { .. }), Some(FnArg::Receiver(receiver))) => {
+                // `Pin::as_mut` takes `&mut self`.
+                receiver.mutability = Some(syn::Token![mut](receiver.self_token.span));
+            }
+            _ => {}
         }
         let args = item
             .sig
@@ -237,10 +295,12 @@ impl Function {
         match errors {
             Some(error) => Err(error),
             None => Ok(Function {
-                is_async: item.sig.asyncness.is_some(),
+                is_async: item.sig.asyncness.is_some() || boxed_future,
+                boxed_future,
                 item,
                 output,
                 error_span,
+                opaque_error,
                 receiver,
                 args,
             }),
@@ -249,23 +309,102 @@ impl Function {
 }
 
 fn receiver_plan(receiver: &syn::Receiver) -> ReceiverPlan {
-    let owned = |ty_span| ReceiverPlan::Owned {
+    let owned = |ty_span, boxed| ReceiverPlan::Owned {
         mutable: receiver.mutability.is_some(),
         ty_span,
         self_token: receiver.self_token,
+        boxed,
     };
     match &receiver.kind {
         ReceiverKind::Reference(..) => ReceiverPlan::Borrowed,
-        ReceiverKind::Typed(_, ty) if matches!(**ty, Type::Reference(_)) => ReceiverPlan::Borrowed,
-        ReceiverKind::Typed(_, ty) => owned(ty.span()),
-        _ => owned(receiver.self_token.span()),
+        ReceiverKind::Typed(_, ty) => match pinned(ty) {
+            _ if matches!(ungroup(ty), Type::Reference(_)) => ReceiverPlan::Borrowed,
+            // `Pin<&Self>` is `Copy`.
+            Some(Type::Reference(reference)) if reference.mutability.is_none() => {
+                ReceiverPlan::Borrowed
+            }
+            Some(Type::Reference(_)) => ReceiverPlan::PinReborrow {
+                mutable: receiver.mutability.is_some(),
+                self_token: receiver.self_token,
+            },
+            _ => owned(ty.span(), argument_of(ty, "Box").is_some()),
+        },
+        _ => owned(receiver.self_token.span(), false),
     }
+}
+
+fn ungroup(mut ty: &Type) -> &Type {
+    while let Type::Group(group) = ty {
+        ty = &group.elem;
+    }
+    ty
+}
+
+/// The single type argument of `ty` if its last path segment is `name`.
+fn argument_of<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
+    let Type::Path(path) = ungroup(ty) else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if path.qself.is_some() || last.ident != name {
+        return None;
+    }
+    let PathArguments::AngleBracketed(arguments) = &last.arguments else {
+        return None;
+    };
+    let mut types = arguments.args.iter().filter_map(|argument| match argument {
+        GenericArgument::Type(ty) => Some(ty),
+        _ => None,
+    });
+    match (types.next(), types.next()) {
+        (Some(only), None) => Some(ungroup(only)),
+        _ => None,
+    }
+}
+
+/// `T` in `Pin<T>`.
+fn pinned(ty: &Type) -> Option<&Type> {
+    argument_of(ty, "Pin")
+}
+
+/// `R` in `Pin<Box<dyn Future<Output = R> + ..>>`: the shape of an `async
+/// fn` after `#[async_trait]`, or written by hand for a trait object.
+fn boxed_future_output(output: &ReturnType) -> Option<&Type> {
+    let ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    let boxed = argument_of(pinned(ty)?, "Box")?;
+    let Type::TraitObject(object) = boxed else {
+        return None;
+    };
+    object.bounds.iter().find_map(|bound| {
+        let syn::TypeParamBound::Trait(bound) = bound else {
+            return None;
+        };
+        let last = bound.path.segments.last()?;
+        if last.ident != "Future" {
+            return None;
+        }
+        let PathArguments::AngleBracketed(arguments) = &last.arguments else {
+            return None;
+        };
+        arguments.args.iter().find_map(|argument| match argument {
+            GenericArgument::AssocType(assoc) if assoc.ident == "Output" => Some(&assoc.ty),
+            _ => None,
+        })
+    })
 }
 
 /// Decides how argument `index` reaches each attempt, adjusting its
 /// pattern in the signature where the per-attempt binding takes over.
 fn arg_plan(index: usize, typed: &mut syn::PatType) -> ArgPlan {
     let ty = (*typed.ty).clone();
+    let cfg: Vec<Attribute> = typed
+        .attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("cfg") || attr.path().is_ident("cfg_attr"))
+        .cloned()
+        .collect();
     match (&mut *typed.pat, &ty) {
         (Pat::Wild(_), _) => ArgPlan::Ignored,
         (Pat::Ident(pat), Type::Reference(reference))
@@ -277,6 +416,7 @@ fn arg_plan(index: usize, typed: &mut syn::PatType) -> ArgPlan {
             ArgPlan::Reborrow {
                 ident: pat.ident.clone(),
                 mutable,
+                cfg,
             }
         }
         (Pat::Ident(pat), Type::Reference(_))
@@ -293,10 +433,12 @@ fn arg_plan(index: usize, typed: &mut syn::PatType) -> ArgPlan {
                 pat: Box::new(binding),
                 source: pat.ident.clone(),
                 ty: Box::new(ty),
+                cfg,
             }
         }
         (pat, _) => {
-            let source = Ident::new(&format!("__retry_arg{index}"), Span::call_site());
+            // Hygienic: the body cannot name it.
+            let source = Ident::new(&format!("__retry_arg{index}"), Span::mixed_site());
             let binding = std::mem::replace(
                 pat,
                 Pat::Ident(syn::PatIdent {
@@ -311,6 +453,7 @@ fn arg_plan(index: usize, typed: &mut syn::PatType) -> ArgPlan {
                 pat: Box::new(binding),
                 source,
                 ty: Box::new(ty),
+                cfg,
             }
         }
     }
@@ -336,13 +479,19 @@ pub(crate) fn infer_impl_trait(ty: &Type) -> Type {
 
 /// The return type, if its last path segment is `Result` (so aliases such
 /// as `io::Result<T>` qualify), and the span of its error type.
-fn result_type(sig: &syn::Signature) -> Result<(Type, Span)> {
+fn result_type(sig: &syn::Signature) -> Result<(Type, Span, bool)> {
     let ReturnType::Type(_, ty) = &sig.output else {
         return Err(Error::new(
             sig.paren_token.span.close(),
             "`#[retry]` needs a function returning `Result` (add `-> Result<T, E>`): only an `Err` can be classified and retried",
         ));
     };
+    result_of(ty)
+}
+
+/// `ty`, the span of its error type and whether that holds an `impl
+/// Trait`, if it is a `Result`.
+fn result_of(ty: &Type) -> Result<(Type, Span, bool)> {
     let mut inner: &Type = ty;
     while let Type::Group(group) = inner {
         inner = &group.elem;
@@ -356,16 +505,28 @@ fn result_type(sig: &syn::Signature) -> Result<(Type, Span)> {
     if path.qself.is_some() || last.ident != "Result" {
         return Err(not_result(ty));
     }
-    let error_span = match &last.arguments {
+    let error = match &last.arguments {
         PathArguments::AngleBracketed(arguments) => arguments
             .args
             .iter()
-            .filter(|argument| matches!(argument, GenericArgument::Type(_)))
-            .nth(1)
-            .map_or_else(|| ty.span(), syn::spanned::Spanned::span),
-        _ => ty.span(),
+            .filter_map(|argument| match argument {
+                GenericArgument::Type(ty) => Some(ty),
+                _ => None,
+            })
+            .nth(1),
+        _ => None,
     };
-    Ok(((**ty).clone(), error_span))
+    let error_span = error.map_or_else(|| ty.span(), syn::spanned::Spanned::span);
+    let opaque = error.is_some_and(|error| has_impl(error.to_token_stream()));
+    Ok((ty.clone(), error_span, opaque))
+}
+
+fn has_impl(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        TokenTree::Ident(ident) => ident == "impl",
+        TokenTree::Group(group) => has_impl(group.stream()),
+        _ => false,
+    })
 }
 
 fn not_result(ty: &Type) -> Error {

@@ -21,8 +21,10 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
+use syn::spanned::Spanned as _;
 use syn::{Attribute, Data, DeriveInput, Error, Fields, Ident, LitStr, Member, Path, Result};
 
+use crate::expand::respan;
 use crate::suggest::{nearest, one_of};
 
 const CLASSES: &[&str] = &["transient", "ambiguous", "permanent", "transparent"];
@@ -164,6 +166,19 @@ pub(crate) fn expand(input: &DeriveInput) -> Result<TokenStream> {
                     "on an enum, classify each variant, or set `#[classify(default = ..)]`",
                 ));
             }
+            if let Some(label) = &container.label {
+                return Err(Error::new(
+                    label.span(),
+                    "on an enum, `label` goes on each variant: `#[classify(transient, label = \"..\")]`",
+                ));
+            }
+            if let Some(field) = &container.retry_after {
+                return Err(Error::new(
+                    field.span(),
+                    "on an enum, `retry_after` goes on each variant that has the field: \
+                     `#[classify(transient, retry_after = field)]`",
+                ));
+            }
             for variant in &data.variants {
                 let ident = &variant.ident;
                 add(spec(&variant.attrs, false).and_then(|spec| {
@@ -206,9 +221,8 @@ pub(crate) fn expand(input: &DeriveInput) -> Result<TokenStream> {
     Ok(implementation(input, &krate, &arms, transparent_types))
 }
 
-/// The `impl Classify` with one `match` per method over `arms`; a
-/// transparent field whose type mentions a type parameter gets a
-/// `Classify` bound.
+/// The `impl Classify` with one `match` per method over `arms`, and a
+/// bound for each transparent field's type.
 fn implementation(
     input: &DeriveInput,
     krate: &TokenStream,
@@ -217,20 +231,27 @@ fn implementation(
 ) -> TokenStream {
     let name = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    let mut where_clause = where_clause
-        .cloned()
-        .unwrap_or_else(|| syn::parse_quote!(where));
     let params: Vec<String> = input
         .generics
         .type_params()
         .map(|param| param.ident.to_string())
         .collect();
+    let mut where_clause = where_clause
+        .cloned()
+        .unwrap_or_else(|| syn::parse_quote!(where));
     for ty in transparent_types {
-        if mentions(ty.to_token_stream(), &params) {
-            where_clause
-                .predicates
-                .push(syn::parse_quote!(#ty: #krate::Classify));
-        }
+        // Spanned at the field's type: if it is not `Classify`, that is
+        // one error there (a concrete type's bound that does not hold is
+        // an error of its own), instead of one per method at `#[derive]`.
+        // A type that mentions a parameter gets the plain `Classify`
+        // bound, as documentation shows it.
+        let bound = if mentions(ty.to_token_stream(), &params) {
+            quote!(#krate::Classify)
+        } else {
+            quote!(#krate::__private::TransparentField)
+        };
+        let predicate = respan(quote!(#ty: #bound), ty.span());
+        where_clause.predicates.push(syn::parse_quote!(#predicate));
     }
     let patterns: Vec<_> = arms.iter().map(|arm| &arm.pattern).collect();
     let classes = arms.iter().map(|arm| &arm.class);
@@ -273,13 +294,13 @@ fn mentions(tokens: TokenStream, params: &[String]) -> bool {
     })
 }
 
-fn member(fields: &Fields, name: &Ident) -> Option<Member> {
+fn member<'a>(fields: &'a Fields, name: &Ident) -> Option<(Member, &'a syn::Type)> {
     match fields {
         Fields::Named(named) => named
             .named
             .iter()
-            .any(|field| field.ident.as_ref() == Some(name))
-            .then(|| Member::Named(name.clone())),
+            .find(|field| field.ident.as_ref() == Some(name))
+            .map(|field| (Member::Named(name.clone()), &field.ty)),
         _ => None,
     }
 }
@@ -319,7 +340,10 @@ fn arm(
     }
 
     let field = Ident::new("__classify_field", Span::mixed_site());
-    let hint = Ident::new("__classify_retry_after", Span::mixed_site());
+    // Call-site hygiene (it is bound and used in one generated arm only),
+    // so that the call reading it, spanned at the field's type, reports a
+    // wrong type there.
+    let hint = Ident::new("__classify_retry_after", Span::call_site());
     let mut bound = Vec::new();
     let mut transparent_type = None;
     if kind == Kind::Transparent {
@@ -340,7 +364,7 @@ fn arm(
         bound.push(quote!(#name: #field));
         transparent_type = Some(only.ty.clone());
     }
-    if let Some(name) = &retry_after_member {
+    if let Some((name, _)) = &retry_after_member {
         bound.push(quote!(#name: #hint));
     }
     let pattern = quote!(#path { #(#bound,)* .. });
@@ -348,15 +372,21 @@ fn arm(
         Kind::Transient => quote!(#krate::Class::Transient),
         Kind::Ambiguous => quote!(#krate::Class::Ambiguous),
         Kind::Permanent => quote!(#krate::Class::Permanent),
-        Kind::Transparent => quote!(#krate::Classify::classify(#field)),
+        Kind::Transparent => quote!(#krate::__private::TransparentField::field_class(#field)),
     };
     let retry_after = match (kind, &retry_after_member) {
-        (Kind::Transparent, _) => quote!(#krate::Classify::retry_after(#field)),
-        (_, Some(_)) => quote!(#krate::__private::RetryAfterField::retry_after_field(#hint)),
+        (Kind::Transparent, _) => {
+            quote!(#krate::__private::TransparentField::field_retry_after(#field))
+        }
+        // Spanned at the field's type: a wrong type is reported there.
+        (_, Some((_, ty))) => respan(
+            quote!(#krate::__private::RetryAfterField::retry_after_field(#hint)),
+            ty.span(),
+        ),
         (_, None) => quote!(::core::option::Option::None),
     };
     let label = match (kind, &spec.label) {
-        (Kind::Transparent, _) => quote!(#krate::Classify::label(#field)),
+        (Kind::Transparent, _) => quote!(#krate::__private::TransparentField::field_label(#field)),
         (_, Some(label)) => quote!(::core::option::Option::Some(#label)),
         (_, None) => quote!(::core::option::Option::None),
     };

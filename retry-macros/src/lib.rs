@@ -17,10 +17,9 @@ mod ast;
 mod attr;
 mod body;
 mod derive;
-#[path = "../../retry-runtime/src/duration.rs"]
-#[allow(dead_code, unreachable_pub)] // only the parser is used here
-mod duration;
 mod expand;
+#[cfg(test)]
+mod mutations;
 mod suggest;
 mod valid;
 

@@ -7,7 +7,7 @@ use syn::{Error, Result};
 
 use crate::ast::Function;
 use crate::attr::{Config, Keyed, Value};
-use crate::duration::format_duration;
+use retry_duration::format_duration;
 
 const DEFAULT_BASE: Duration = Duration::from_millis(250);
 const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(60);
@@ -149,36 +149,52 @@ fn nonzero(name: &str, setting: Option<&Keyed<Value<Duration>>>) -> Result<()> {
 }
 
 /// `policy = expr` carries the whole configuration; the keys it replaces
-/// may not be given beside it.
+/// may not be given beside it. One error, at the first such key, names
+/// them all.
 fn with_policy(config: &Config) -> Result<()> {
     let Some(policy) = &config.policy else {
         return Ok(());
     };
-    let replaced = [
-        config.max.as_ref().map(|k| &k.key),
-        config.retries.as_ref().map(|k| &k.key),
-        config.base.as_ref().map(|k| &k.key),
-        config.factor.as_ref().map(|k| &k.key),
-        config.max_delay.as_ref().map(|k| &k.key),
-        config.jitter.as_ref().map(|k| &k.key),
-        config.deadline.as_ref().map(|k| &k.key),
-        config.on.as_ref().map(|k| &k.key),
-        config.env.as_ref().map(|k| &k.key),
-    ];
-    let mut errors = Errors::default();
-    for key in replaced.into_iter().flatten() {
-        let message = if key == "env" {
-            "`env` cannot be combined with `policy`; apply the environment to that policy instead, \
-             with `RetryPolicy::with_env`"
-                .to_owned()
-        } else {
-            format!(
-                "`{key}` cannot be combined with `policy`, which already sets it; set it on the \
-                 `RetryPolicy` given to `{}`",
-                policy.key
-            )
+    let mut replaced: Vec<(&syn::Ident, usize)> = [
+        config.max.as_ref().map(|k| (&k.key, k.order)),
+        config.retries.as_ref().map(|k| (&k.key, k.order)),
+        config.base.as_ref().map(|k| (&k.key, k.order)),
+        config.factor.as_ref().map(|k| (&k.key, k.order)),
+        config.max_delay.as_ref().map(|k| (&k.key, k.order)),
+        config.jitter.as_ref().map(|k| (&k.key, k.order)),
+        config.deadline.as_ref().map(|k| (&k.key, k.order)),
+        config.on.as_ref().map(|k| (&k.key, k.order)),
+        config.env.as_ref().map(|k| (&k.key, k.order)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    replaced.sort_by_key(|(_, order)| *order);
+    let Some((first, _)) = replaced.first() else {
+        return Ok(());
+    };
+    let message = if replaced.len() == 1 && *first == "env" {
+        "`env` cannot be combined with `policy`; apply the environment to that policy instead, \
+         with `RetryPolicy::with_env`"
+            .to_owned()
+    } else {
+        let names: Vec<String> = replaced.iter().map(|(key, _)| format!("`{key}`")).collect();
+        let names = match names.as_slice() {
+            [init @ .., last] if !init.is_empty() => format!("{} and {last}", init.join(", ")),
+            _ => names.join(""),
         };
-        errors.add(Err(Error::new(key.span(), message)));
-    }
-    errors.finish()
+        format!(
+            "{names} cannot be combined with `policy`, which already sets {}; set {} on the \
+             `RetryPolicy` given to `{}`{}",
+            if replaced.len() == 1 { "it" } else { "them" },
+            if replaced.len() == 1 { "it" } else { "them" },
+            policy.key,
+            if replaced.iter().any(|(key, _)| *key == "env") {
+                " (for `env`, with `RetryPolicy::with_env`)"
+            } else {
+                ""
+            }
+        )
+    };
+    Err(Error::new(first.span(), message))
 }

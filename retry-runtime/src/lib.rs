@@ -158,7 +158,6 @@ mod backoff;
 mod budget;
 mod class;
 mod coop;
-mod duration;
 mod engine;
 mod policy;
 mod report;
@@ -180,7 +179,6 @@ pub mod tower;
 pub use backoff::{Backoff, Schedule};
 pub use budget::{BudgetError, RetryBudget};
 pub use class::{Class, ClassSet, Classify, TimedOut};
-pub use duration::{DurationError, UNITS as DURATION_UNITS, format_duration, parse_duration};
 pub use engine::StopReason;
 pub use policy::{EnvError, Jitter, PolicyError, RetryPolicy};
 pub use report::{
@@ -191,6 +189,7 @@ pub use retry::{
     ByTrait, Classifier, NoNotify, NoTimeout, Notify, OnTimeout, Report, Reported, Retry,
     RetryEvent,
 };
+pub use retry_duration::{DurationError, UNITS as DURATION_UNITS, format_duration, parse_duration};
 pub use text::{INFRASTRUCTURE, INFRASTRUCTURE_RULES, Rule, TextClassifier};
 
 #[cfg(feature = "macros")]

@@ -1,10 +1,22 @@
 //! Human-readable durations: `"250ms"`, `"1.5s"`, `"2m"`.
 //!
 //! One grammar serves `#[retry(base = "250ms")]` (checked at compile time by
-//! `retry-macros`, which builds this very file), the `serde` representation
-//! of policies and histories, and users who read delays from configuration.
+//! `retry-macros`), the `serde` representation of `retry-runtime`'s
+//! policies and histories, and users who read delays from configuration.
+//! It lives in a crate of its own so that the proc-macro crate and the
+//! runtime, each published on its own, share one parser.
 //!
-//! This module depends on `core` and `std` only, so both crates can compile it.
+//! Depend on [`retry-runtime`](https://docs.rs/retry-runtime), which
+//! re-exports everything here (`UNITS` as `DURATION_UNITS`).
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! assert_eq!(retry_duration::parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::fmt;
 use std::time::Duration;
@@ -12,14 +24,14 @@ use std::time::Duration;
 /// The units a duration literal may use, as written in error messages.
 ///
 /// ```
-/// assert_eq!(retry_runtime::DURATION_UNITS, "ns, us, ms, s, m, h");
+/// assert_eq!(retry_duration::UNITS, "ns, us, ms, s, m, h");
 /// ```
 pub const UNITS: &str = "ns, us, ms, s, m, h";
 
 /// Why a duration string was rejected.
 ///
 /// ```
-/// use retry_runtime::{parse_duration, DurationError};
+/// use retry_duration::{parse_duration, DurationError};
 ///
 /// assert_eq!(parse_duration("250x"), Err(DurationError::UnknownUnit("x".into())));
 /// assert_eq!(
@@ -89,7 +101,7 @@ fn unit_nanos(unit: &str) -> Option<u128> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use retry_runtime::parse_duration;
+/// use retry_duration::parse_duration;
 ///
 /// assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
 /// assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
@@ -145,7 +157,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use retry_runtime::{format_duration, parse_duration};
+/// use retry_duration::{format_duration, parse_duration};
 ///
 /// assert_eq!(format_duration(Duration::from_millis(250)).to_string(), "250ms");
 /// assert_eq!(format_duration(Duration::from_secs(120)).to_string(), "2m");
