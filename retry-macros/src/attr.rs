@@ -24,6 +24,7 @@ pub(crate) const KEYS: &[&str] = &[
     "retries",
     "base",
     "factor",
+    "backoff",
     "max_delay",
     "jitter",
     "deadline",
@@ -54,6 +55,8 @@ const ALIASES: &[(&str, &str)] = &[
     ("min_delay", "base"),
     ("backoff_factor", "factor"),
     ("multiplier", "factor"),
+    ("strategy", "backoff"),
+    ("backoff_strategy", "backoff"),
     ("cap", "max_delay"),
     ("max_backoff", "max_delay"),
     ("maximum_delay", "max_delay"),
@@ -75,6 +78,7 @@ const ALIASES: &[(&str, &str)] = &[
 ];
 
 const JITTERS: &[&str] = &["none", "full", "equal", "decorrelated"];
+const BACKOFFS: &[&str] = &["exponential", "linear", "fibonacci"];
 const CLASSES: &[&str] = &["Transient", "Ambiguous"];
 
 /// A setting and the key that set it (for error spans).
@@ -101,6 +105,15 @@ impl<T: Copy> Value<T> {
     }
 }
 
+/// The value of `backoff`.
+#[derive(Clone, Copy)]
+pub(crate) enum Backoff {
+    Exponential,
+    Linear,
+    Fibonacci,
+}
+
+/// The value of `jitter`.
 #[derive(Clone, Copy)]
 pub(crate) enum Jitter {
     None,
@@ -123,6 +136,7 @@ pub(crate) struct Config {
     pub(crate) retries: Option<Keyed<Value<u32>>>,
     pub(crate) base: Option<Keyed<Value<Duration>>>,
     pub(crate) factor: Option<Keyed<Value<f64>>>,
+    pub(crate) backoff: Option<Keyed<Backoff>>,
     pub(crate) max_delay: Option<Keyed<Value<Duration>>>,
     pub(crate) jitter: Option<Keyed<Jitter>>,
     pub(crate) deadline: Option<Keyed<Value<Duration>>>,
@@ -150,6 +164,7 @@ fn example(key: &str) -> &'static str {
         "base" | "max_delay" | "deadline" | "timeout" => "\"250ms\"",
         "factor" => "2",
         "jitter" => "full",
+        "backoff" => "linear",
         "on" => "Transient | Ambiguous",
         "attempt" => "attempt",
         "env" => "\"PREFIX\"",
@@ -345,6 +360,7 @@ impl Config {
             "factor" => once(&mut self.factor, key, factor(value)?),
             "max_delay" => once(&mut self.max_delay, key, duration(value)?),
             "jitter" => once(&mut self.jitter, key, jitter(&value)?),
+            "backoff" => once(&mut self.backoff, key, backoff(&value)?),
             "deadline" => once(&mut self.deadline, key, duration(value)?),
             "timeout" => once(&mut self.timeout, key, duration(value)?),
             "on" => once(&mut self.on, key, classes(&value)?),
@@ -544,6 +560,27 @@ fn jitter(value: &Expr) -> Result<Jitter> {
                 format!(
                     "unknown jitter `{other}`; {near}expected {}",
                     one_of(JITTERS)
+                ),
+            ));
+        }
+    })
+}
+
+fn backoff(value: &Expr) -> Result<Backoff> {
+    let ident = word(value, &format!("a backoff ({})", one_of(BACKOFFS)))?;
+    Ok(match ident.to_string().as_str() {
+        "exponential" | "Exponential" => Backoff::Exponential,
+        "linear" | "Linear" => Backoff::Linear,
+        "fibonacci" | "Fibonacci" => Backoff::Fibonacci,
+        other => {
+            let near = nearest(&other.to_lowercase(), BACKOFFS)
+                .map(|near| format!("did you mean `{near}`? "))
+                .unwrap_or_default();
+            return Err(Error::new(
+                ident.span(),
+                format!(
+                    "unknown backoff `{other}`; {near}expected {}",
+                    one_of(BACKOFFS)
                 ),
             ));
         }

@@ -112,7 +112,7 @@ use syn::spanned::Spanned as _;
 use syn::{Expr, Ident, Pat};
 
 use crate::ast::{self, ArgPlan, Function, ItemFn, ReceiverPlan};
-use crate::attr::{self, Config, Jitter, Value};
+use crate::attr::{self, Backoff, Config, Jitter, Value};
 use crate::body;
 use crate::valid;
 
@@ -237,6 +237,14 @@ fn policy(config: &Config, krate: &TokenStream, rt: &TokenStream) -> TokenStream
     if let Some(max_delay) = &config.max_delay {
         let max_delay = duration(&max_delay.value, rt);
         policy.extend(quote!(.max_delay(#max_delay)));
+    }
+    if let Some(backoff) = &config.backoff {
+        let variant = match backoff.value {
+            Backoff::Exponential => quote!(Exponential),
+            Backoff::Linear => quote!(Linear),
+            Backoff::Fibonacci => quote!(Fibonacci),
+        };
+        policy.extend(quote!(.backoff(#krate::Backoff::#variant)));
     }
     if let Some(jitter) = &config.jitter {
         let variant = match jitter.value {
@@ -531,6 +539,29 @@ fn verdict(config: &Config, function: &Function, rt: &TokenStream, error: &Ident
     }
 }
 
+/// `notify = expr`: evaluated once per call into a local the decision
+/// borrows. A closure goes through a helper whose `FnMut` bound gives it
+/// its argument type; anything else must implement `Notify<E>`, checked at
+/// the expression. Without the key, `NoNotify`.
+fn hook(config: &Config, rt: &TokenStream, output: &syn::Type) -> TokenStream {
+    let Some(notify) = &config.notify else {
+        return quote!(#rt::NoNotify);
+    };
+    let expr = &notify.value;
+    let helper = if matches!(expr, syn::Expr::Closure(_)) {
+        quote!(#rt::closure_hook::<#output, _>)
+    } else {
+        quote!(#rt::hook::<#output, _>)
+    };
+    let helper = respan(helper, expr.span());
+    // The call's parentheses at the expression too, so that a type
+    // mismatch points there; the expression keeps its own spans.
+    let mut arguments =
+        proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, expr.to_token_stream());
+    arguments.set_span(expr.span());
+    quote!(#helper #arguments)
+}
+
 fn expand(config: &Config, mut function: Function) -> TokenStream {
     let krate = config.krate.as_ref().map_or_else(
         || quote!(::retry_runtime),
@@ -561,25 +592,9 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
             quote!(#rt::Some(#expr))
         },
     );
-    // `notify = expr`: evaluated once per call into a local the decision
-    // borrows. A closure goes through a helper whose `FnMut` bound gives it
-    // its argument type; anything else must implement `Notify<E>`, checked
-    // at the expression.
     let notify = Ident::new("__retry_notify", Span::mixed_site());
     let timed_events = config.notify.is_some();
-    let hook = config.notify.as_ref().map_or_else(
-        || quote!(#rt::NoNotify),
-        |notify| {
-            let expr = &notify.value;
-            let helper = if matches!(expr, syn::Expr::Closure(_)) {
-                quote!(#rt::closure_hook::<#output, _>)
-            } else {
-                quote!(#rt::hook::<#output, _>)
-            };
-            let helper = respan(helper, expr.span());
-            quote!(#helper(#expr))
-        },
-    );
+    let hook = hook(config, &rt, &output);
     let body = &function.item.body;
     // `#[async_trait]`'s shape: the body builds a boxed future; each
     // attempt builds and awaits a fresh one.

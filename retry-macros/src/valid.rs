@@ -162,6 +162,7 @@ fn with_policy(config: &Config) -> Result<()> {
         config.factor.as_ref().map(|k| (&k.key, k.order)),
         config.max_delay.as_ref().map(|k| (&k.key, k.order)),
         config.jitter.as_ref().map(|k| (&k.key, k.order)),
+        config.backoff.as_ref().map(|k| (&k.key, k.order)),
         config.deadline.as_ref().map(|k| (&k.key, k.order)),
         config.on.as_ref().map(|k| (&k.key, k.order)),
         config.env.as_ref().map(|k| (&k.key, k.order)),

@@ -54,14 +54,46 @@ impl<T, E> ResultType for Result<T, E> {
 
 /// `notify = expr` for a closure: the `FnMut` bound gives the closure its
 /// argument type, which a `Notify` bound alone would not.
-pub fn closure_hook<R: ResultType, F: FnMut(&RetryEvent<'_, R::Error>)>(hook: F) -> F {
-    hook
+pub fn closure_hook<R: ResultType, F: FnMut(&RetryEvent<'_, R::Error>)>(
+    hook: F,
+) -> Hooked<R::Error, F> {
+    Hooked {
+        hook,
+        call: call_hook::<R::Error, F>,
+    }
 }
 
 /// `notify = expr` for any other value: a `fn`, or a type implementing
 /// [`Notify`].
-pub fn hook<R: ResultType, N: Notify<R::Error>>(hook: N) -> N {
-    hook
+pub fn hook<R: ResultType, N: Notify<R::Error>>(hook: N) -> Hooked<R::Error, N> {
+    Hooked {
+        hook,
+        call: call_hook::<R::Error, N>,
+    }
+}
+
+fn call_hook<E, N: Notify<E>>(hook: &mut N, event: &RetryEvent<'_, E>) {
+    hook.notify(event);
+}
+
+/// A hook whose `Notify` bound was checked where it was built ([`hook`],
+/// [`closure_hook`], at the user's expression), so that a hook of the wrong
+/// type is one error there and not a second one at the decision.
+pub struct Hooked<E, N> {
+    hook: N,
+    call: fn(&mut N, &RetryEvent<'_, E>),
+}
+
+impl<E, N> std::fmt::Debug for Hooked<E, N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooked").finish_non_exhaustive()
+    }
+}
+
+impl<E, N> Notify<E> for Hooked<E, N> {
+    fn notify(&mut self, event: &RetryEvent<'_, E>) {
+        (self.call)(&mut self.hook, event);
+    }
 }
 
 pin_project_lite::pin_project! {

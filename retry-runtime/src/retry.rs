@@ -591,7 +591,7 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         mut history: Option<&mut History>,
-        stop: &mut Option<StopReason>,
+        stopped: &mut Option<StopReason>,
     ) -> Poll<Result<T, E>> {
         let mut this = self.project();
         loop {
@@ -654,15 +654,7 @@ where
                     };
                     // Dropping the attempt cancels one that timed out.
                     this.attempt.set(None);
-                    let verdict = if timed_out {
-                        Verdict::TIMED_OUT
-                    } else {
-                        Verdict {
-                            class: this.classifier.classify(&error),
-                            retry_after: this.classifier.retry_after(&error),
-                            label: this.classifier.label(&error),
-                        }
-                    };
+                    let verdict = verdict(&*this.classifier, &error, timed_out);
                     let step = this.engine.judge(
                         FUNCTION,
                         verdict,
@@ -673,7 +665,7 @@ where
                     match step {
                         Step::Stop(reason) => {
                             *this.phase = Phase::Done;
-                            *stop = Some(reason);
+                            *stopped = Some(reason);
                             return Poll::Ready(Err(error));
                         }
                         Step::Retry(delay) => {
@@ -699,6 +691,20 @@ where
                      the attempt under way cannot be resumed"
                 ),
             }
+        }
+    }
+}
+
+/// What the classifier says of a failed attempt; a timed-out attempt is
+/// `Ambiguous` whatever its error would classify as.
+fn verdict<'e, E>(classifier: &impl Classifier<E>, error: &'e E, timed_out: bool) -> Verdict<'e> {
+    if timed_out {
+        Verdict::TIMED_OUT
+    } else {
+        Verdict {
+            class: classifier.classify(error),
+            retry_after: classifier.retry_after(error),
+            label: classifier.label(error),
         }
     }
 }

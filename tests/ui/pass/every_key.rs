@@ -37,6 +37,15 @@ async fn delays() -> Result<(), Error> { Ok(()) }
 #[retry(base = BASE, factor = 1.5, max_delay = "1m")]
 async fn const_base() -> Result<(), Error> { Ok(()) }
 
+#[retry(backoff = exponential)]
+async fn backoff_exponential() -> Result<(), Error> { Ok(()) }
+
+#[retry(backoff = linear, base = "1s")]
+async fn backoff_linear() -> Result<(), Error> { Ok(()) }
+
+#[retry(backoff = fibonacci, factor = 1)]
+async fn backoff_fibonacci() -> Result<(), Error> { Ok(()) }
+
 #[retry(jitter = none)]
 async fn jitter_none() -> Result<(), Error> { Ok(()) }
 
