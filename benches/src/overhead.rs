@@ -159,6 +159,16 @@ pub fn complete_now<F: Future>(future: Pin<&mut F>) -> F::Output {
     }
 }
 
+/// The approaches, in the order every table lists them.
+pub const APPROACHES: &[&str] = &[
+    "bare call",
+    "#[retry]",
+    "RetryPolicy::retry",
+    "hand-written loop",
+    "backon 1.6",
+    "tokio-retry2 0.9",
+];
+
 /// The size of each approach's future, in bytes.
 pub fn future_sizes() -> Vec<(&'static str, usize)> {
     let op = Op::new(0);

@@ -6,6 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt::{self, Write as _};
 use std::future::Future;
+use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
@@ -204,7 +205,7 @@ pub(crate) fn error_text(error: &dyn fmt::Display) -> String {
 #[derive(Debug, Default)]
 pub(crate) struct Sink {
     reports: Vec<CallReport>,
-    pending: Vec<Option<(u32, History)>>,
+    pending: Vec<Option<(NonZeroU32, History)>>,
     next_token: u32,
 }
 
@@ -224,7 +225,8 @@ impl Sink {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Slot {
     index: u32,
-    token: u32,
+    // Non-zero, so that `Option<Slot>` takes no more room than a `Slot`.
+    token: NonZeroU32,
 }
 
 thread_local! {
@@ -251,7 +253,7 @@ fn open_slot() -> Slot {
     SINK.with(|sink| {
         let sink = &mut *sink.borrow_mut();
         sink.next_token = sink.next_token.wrapping_add(1);
-        let token = sink.next_token;
+        let token = NonZeroU32::new(sink.next_token).unwrap_or(NonZeroU32::MIN);
         let entry = Some((token, History::default()));
         let index = if let Some(free) = sink.pending.iter().position(Option::is_none) {
             sink.pending[free] = entry;
@@ -268,7 +270,10 @@ fn open_slot() -> Slot {
 }
 
 /// Runs `f` on the history of the loop at `slot`, if it is still there.
-fn with_pending<R>(slot: Slot, f: impl FnOnce(&mut Option<(u32, History)>) -> R) -> Option<R> {
+fn with_pending<R>(
+    slot: Slot,
+    f: impl FnOnce(&mut Option<(NonZeroU32, History)>) -> R,
+) -> Option<R> {
     SINK.with(|sink| {
         let sink = &mut *sink.borrow_mut();
         let entry = sink.pending.get_mut(slot.index as usize)?;

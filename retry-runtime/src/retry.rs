@@ -587,6 +587,7 @@ where
     /// tuple in the output: the plain future's `Poll<Result<T, E>>` then
     /// goes back to its caller as it is, not repacked.)
     #[inline]
+    #[allow(clippy::too_many_lines)] // one state machine, read top to bottom
     fn poll_run(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -654,7 +655,15 @@ where
                     };
                     // Dropping the attempt cancels one that timed out.
                     this.attempt.set(None);
-                    let verdict = verdict(&*this.classifier, &error, timed_out);
+                    let verdict = if timed_out {
+                        Verdict::TIMED_OUT
+                    } else {
+                        Verdict {
+                            class: this.classifier.classify(&error),
+                            retry_after: this.classifier.retry_after(&error),
+                            label: this.classifier.label(&error),
+                        }
+                    };
                     let step = this.engine.judge(
                         FUNCTION,
                         verdict,
@@ -691,20 +700,6 @@ where
                      the attempt under way cannot be resumed"
                 ),
             }
-        }
-    }
-}
-
-/// What the classifier says of a failed attempt; a timed-out attempt is
-/// `Ambiguous` whatever its error would classify as.
-fn verdict<'e, E>(classifier: &impl Classifier<E>, error: &'e E, timed_out: bool) -> Verdict<'e> {
-    if timed_out {
-        Verdict::TIMED_OUT
-    } else {
-        Verdict {
-            class: classifier.classify(error),
-            retry_after: classifier.retry_after(error),
-            label: classifier.label(error),
         }
     }
 }

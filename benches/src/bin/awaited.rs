@@ -20,21 +20,14 @@ use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use retry_benches::overhead::{BASE, Op, POLICY, attribute, backon, bare, hand_loop, tokio_retry2};
+use retry_benches::overhead::{
+    APPROACHES, BASE, Op, POLICY, attribute, backon, bare, hand_loop, tokio_retry2,
+};
 
 const ROUNDS: usize = 31;
 const CALLS: u32 = 1_000_000;
 const BEGIN: &str = "<!-- awaited:begin -->";
 const END: &str = "<!-- awaited:end -->";
-
-const APPROACHES: &[&str] = &[
-    "bare call",
-    "#[retry]",
-    "RetryPolicy::retry",
-    "hand-written loop",
-    "backon 1.6",
-    "tokio-retry2 0.9",
-];
 
 /// Times `CALLS` awaited calls of approach `index`.
 fn round(runtime: &tokio::runtime::Runtime, index: usize) -> Duration {

@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use retry_benches::overhead::future_sizes;
+use retry_benches::overhead::{APPROACHES, future_sizes};
 use serde_json::Value;
 
 const GROUPS: &[(&str, &str)] = &[
@@ -31,14 +31,6 @@ const GROUPS: &[(&str, &str)] = &[
         "two-failures-zero-delay",
         "(c) two transient failures, then success; zero delay",
     ),
-];
-const APPROACHES: &[&str] = &[
-    "bare call",
-    "#[retry]",
-    "RetryPolicy::retry",
-    "hand-written loop",
-    "backon 1.6",
-    "tokio-retry2 0.9",
 ];
 const BEGIN: &str = "<!-- overhead:begin -->";
 const END: &str = "<!-- overhead:end -->";
