@@ -33,7 +33,7 @@
 //! (its locals are all `__retry_*`, shortened here):
 //!
 //! ```text
-//! let mut engine = rt::Engine::new(SOURCE, rt::Clock::Tokio);
+//! let mut engine = rt::Engine::budgeted(SOURCE, rt::Clock::Tokio, BUDGET);
 //! engine.begin("create", false, false);              // reads no clock without a deadline
 //! loop {
 //!     // Everything an attempt owns lives in this block and is dropped

@@ -514,7 +514,7 @@ macro_rules! __retry_async {
         bindings: { $($bindings:tt)* },
         body: { $($body:tt)* }
     ) => {{
-        let mut $engine = $crate::__private::Engine::new($source, $crate::__private::Clock::Tokio).with_budget($budget);
+        let mut $engine = $crate::__private::Engine::budgeted($source, $crate::__private::Clock::Tokio, $budget);
         // The hook is built once per call; it may borrow `self` and the
         // arguments.
         let mut $notify = $hook;
@@ -638,7 +638,7 @@ macro_rules! __retry_blocking {
         bindings: { $($bindings:tt)* },
         body: { $($body:tt)* }
     ) => {{
-        let mut $engine = $crate::__private::Engine::new($source, $crate::__private::Clock::Std).with_budget($budget);
+        let mut $engine = $crate::__private::Engine::budgeted($source, $crate::__private::Clock::Std, $budget);
         // A compiled policy has no timeout (the key needs an `async fn`); a
         // run-time policy's cannot be enforced on a blocking call, which is
         // reported once per call site (`[@policy]`).

@@ -371,21 +371,22 @@ pub struct Engine<S> {
 
 impl<S: Source> Engine<S> {
     pub fn new(source: S, clock: Clock) -> Self {
+        Engine::budgeted(source, clock, None)
+    }
+
+    /// [`new`](Self::new) with a shared budget: built in one expression,
+    /// so that the generated loop does not move the engine after building
+    /// it (a copy the optimiser keeps).
+    pub fn budgeted(source: S, clock: Clock, budget: Option<&'static RetryBudget>) -> Self {
         Engine {
             source,
             attempt: 1,
             clock,
             started: None,
-            budget: None,
+            budget,
             delays: Delays::default(),
             slot: None,
         }
-    }
-
-    #[must_use]
-    pub fn with_budget(mut self, budget: Option<&'static RetryBudget>) -> Self {
-        self.budget = budget;
-        self
     }
 
     pub fn set_budget(&mut self, budget: &'static RetryBudget) {
@@ -413,10 +414,18 @@ impl<S: Source> Engine<S> {
                 telemetry::not_enforced_timeout(function, timeout);
             }
         }
-        self.slot = report::open();
-        if keep_time || self.slot.is_some() || self.source.deadline().is_some() {
+        if report::capturing() {
+            self.begin_captured();
+        } else if keep_time || self.source.deadline().is_some() {
             self.started = Some(self.clock.now());
         }
+    }
+
+    /// [`begin`](Self::begin) inside a capture: a place in it, and the time.
+    #[cold]
+    fn begin_captured(&mut self) {
+        self.slot = report::open();
+        self.started = Some(self.clock.now());
     }
 
     /// The per-attempt timeout, if the policy has one.
@@ -701,7 +710,7 @@ mod tests {
     fn budget_stops_retries_when_drained() {
         static BUDGET: RetryBudget = RetryBudget::new(4, 0.5);
         let policy = RetryPolicy::new().retries(10).base(Duration::ZERO);
-        let mut engine = Engine::new(policy, Clock::Std).with_budget(Some(&BUDGET));
+        let mut engine = Engine::budgeted(policy, Clock::Std, Some(&BUDGET));
         assert_eq!(
             fail(&mut engine, Class::Transient),
             Step::Retry(Duration::ZERO)
@@ -712,7 +721,7 @@ mod tests {
         ); // 2 left
         assert_eq!(BUDGET.tokens(), 2.0);
         // Permanent failures cost nothing.
-        let mut engine = Engine::new(policy, Clock::Std).with_budget(Some(&BUDGET));
+        let mut engine = Engine::budgeted(policy, Clock::Std, Some(&BUDGET));
         fail(&mut engine, Class::Permanent);
         assert_eq!(BUDGET.tokens(), 2.0);
         engine.succeeded("test");

@@ -243,12 +243,10 @@ pub(crate) fn capturing() -> bool {
 }
 
 /// Gives a beginning loop a place in the active capture, if there is one.
-#[inline]
 pub(crate) fn open() -> Option<Slot> {
-    if capturing() { Some(open_slot()) } else { None }
+    capturing().then(open_slot)
 }
 
-#[cold]
 fn open_slot() -> Slot {
     SINK.with(|sink| {
         let sink = &mut *sink.borrow_mut();
