@@ -471,6 +471,9 @@ impl<F, Fut, C, N, Tm> Retry<F, Fut, C, N, Tm> {
     /// Calls `hook`, any [`Notify`] (such as a closure taking
     /// `&RetryEvent`), with a [`RetryEvent`] before each sleep.
     ///
+    /// A closure names its argument's type (`|event: &RetryEvent<'_, _>|`):
+    /// a `Notify` bound, unlike an `FnMut` one, does not give it one.
+    ///
     /// ```
     /// use std::sync::atomic::{AtomicU32, Ordering};
     /// use retry_runtime::{RetryEvent, RetryPolicy};
