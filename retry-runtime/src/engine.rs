@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::backoff::Delays;
-use crate::report::{self, History, Slot};
+use crate::report::{self, History};
 use crate::{AttemptRecord, Class, Notify, RetryBudget, RetryEvent, RetryPolicy, telemetry};
 
 /// Why a retry loop returned an error instead of retrying it.
@@ -355,7 +355,7 @@ impl Source for FromEnv {
 
 /// The state of one call's retry loop. It owns nothing that needs
 /// dropping: a history kept for a capture lives in the capture, reached
-/// through a [`Slot`], and one kept for `.report()` in the
+/// by where the engine lives, and one kept for `.report()` in the
 /// [`Reported`](crate::Reported) future.
 #[doc(hidden)]
 #[derive(Debug)]
@@ -366,7 +366,6 @@ pub struct Engine<S> {
     started: Option<Instant>,
     budget: Option<&'static RetryBudget>,
     delays: Delays,
-    slot: Option<Slot>,
 }
 
 impl<S: Source> Engine<S> {
@@ -385,7 +384,6 @@ impl<S: Source> Engine<S> {
             started: None,
             budget,
             delays: Delays::default(),
-            slot: None,
         }
     }
 
@@ -424,8 +422,15 @@ impl<S: Source> Engine<S> {
     /// [`begin`](Self::begin) inside a capture: a place in it, and the time.
     #[cold]
     fn begin_captured(&mut self) {
-        self.slot = report::open();
+        report::open(self.key());
         self.started = Some(self.clock.now());
+    }
+
+    /// Where this engine lives, which names its history in a capture: it
+    /// does not move between `begin` and the end of the loop (it is
+    /// pinned in a future, or a local of a blocking call).
+    fn key(&self) -> usize {
+        std::ptr::from_ref(self).addr()
     }
 
     /// The per-attempt timeout, if the policy has one.
@@ -454,8 +459,10 @@ impl<S: Source> Engine<S> {
     #[inline]
     pub fn finished_ok(&mut self, function: &'static str) {
         telemetry::attempt(function, None);
-        if let Some(slot) = self.slot {
-            self.close(slot, function, None);
+        // A loop inside a capture always has a start time: the common loop
+        // checks a field it has anyway.
+        if self.started.is_some() {
+            self.close(function, None);
         }
     }
 
@@ -475,7 +482,7 @@ impl<S: Source> Engine<S> {
         let class = verdict.class;
         telemetry::attempt(function, Some(class));
         let step = self.decide(class, verdict.retry_after);
-        if self.slot.is_some() || report.is_some() {
+        if report.is_some() || (self.started.is_some() && report::capturing()) {
             self.record(verdict, error, step, report);
         }
         match step {
@@ -486,8 +493,8 @@ impl<S: Source> Engine<S> {
             }
             Step::Stop(reason) => {
                 telemetry::gave_up(function, self.attempt, class, reason, error);
-                if let Some(slot) = self.slot {
-                    self.close(slot, function, Some(reason));
+                if self.started.is_some() {
+                    self.close(function, Some(reason));
                 }
             }
         }
@@ -546,22 +553,21 @@ impl<S: Source> Engine<S> {
                 Step::Stop(_) => None,
             },
         };
-        match (self.slot, report) {
-            (Some(slot), Some(history)) => {
-                report::record(slot, record.clone());
+        match report {
+            Some(history) => {
+                if report::is_open(self.key()) {
+                    report::record(self.key(), record.clone());
+                }
                 history.push(record);
             }
-            (Some(slot), None) => report::record(slot, record),
-            (None, Some(history)) => history.push(record),
-            (None, None) => {}
+            None => report::record(self.key(), record),
         }
     }
 
     /// The end of a loop inside a capture: hands over its report.
     #[cold]
-    fn close(&mut self, slot: Slot, function: &'static str, stop: Option<StopReason>) {
-        self.slot = None;
-        report::close(slot, function, self.attempt, stop, self.elapsed());
+    fn close(&self, function: &'static str, stop: Option<StopReason>) {
+        report::close(self.key(), function, self.attempt, stop, self.elapsed());
     }
 
     fn decide(&mut self, class: Class, retry_after: Option<Duration>) -> Step {
@@ -629,11 +635,11 @@ mod tests {
     fn the_clock_is_read_only_when_something_needs_it() {
         let mut plain = Engine::new(RetryPolicy::new(), Clock::Std);
         plain.begin("t", false, true);
-        assert!(plain.started.is_none() && plain.slot.is_none());
+        assert!(plain.started.is_none());
 
         let mut timed = Engine::new(RetryPolicy::new(), Clock::Std);
         timed.begin("t", true, true);
-        assert!(timed.started.is_some() && timed.slot.is_none());
+        assert!(timed.started.is_some());
 
         let mut deadline = Engine::new(RetryPolicy::new().deadline(MS(10)), Clock::Std);
         deadline.begin("t", false, true);
@@ -642,7 +648,7 @@ mod tests {
         let ((), reports) = crate::capture_blocking(|| {
             let mut captured = Engine::new(RetryPolicy::new(), Clock::Std);
             captured.begin("t", false, true);
-            assert!(captured.started.is_some() && captured.slot.is_some());
+            assert!(captured.started.is_some());
             captured.succeeded("t");
         });
         assert_eq!(reports.len(), 1);

@@ -6,7 +6,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt::{self, Write as _};
 use std::future::Future;
-use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
@@ -200,13 +199,14 @@ pub(crate) fn error_text(error: &dyn fmt::Display) -> String {
 }
 
 /// What a capture collects: the reports of finished loops, and the
-/// histories of loops under way (a slab: a loop holds only its [`Slot`],
-/// so the loop itself owns nothing that needs dropping).
+/// histories of loops under way, keyed by where each loop's state lives
+/// (a loop's engine does not move while it runs: it is pinned in its
+/// future, or on the stack of a blocking call). So the loop itself holds
+/// nothing for its capture, and its success path pays for no field.
 #[derive(Debug, Default)]
 pub(crate) struct Sink {
     reports: Vec<CallReport>,
-    pending: Vec<Option<(NonZeroU32, History)>>,
-    next_token: u32,
+    pending: Vec<(usize, History)>,
 }
 
 impl Sink {
@@ -214,19 +214,8 @@ impl Sink {
         Sink {
             reports: Vec::new(),
             pending: Vec::new(),
-            next_token: 0,
         }
     }
-}
-
-/// A loop's place in the capture it began in. The token tells it apart
-/// from a later loop given the same place, should the loop be moved out
-/// of its capture before it finishes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Slot {
-    index: u32,
-    // Non-zero, so that `Option<Slot>` takes no more room than a `Slot`.
-    token: NonZeroU32,
 }
 
 thread_local! {
@@ -242,69 +231,58 @@ pub(crate) fn capturing() -> bool {
     CAPTURING.with(Cell::get)
 }
 
-/// Gives a beginning loop a place in the active capture, if there is one.
-pub(crate) fn open() -> Option<Slot> {
-    capturing().then(open_slot)
-}
-
-fn open_slot() -> Slot {
+/// A loop whose state lives at `key` begins inside the active capture. An
+/// entry left at the same place by a loop that was dropped before it
+/// finished is replaced.
+pub(crate) fn open(key: usize) {
+    if !capturing() {
+        return;
+    }
     SINK.with(|sink| {
-        let sink = &mut *sink.borrow_mut();
-        sink.next_token = sink.next_token.wrapping_add(1);
-        let token = NonZeroU32::new(sink.next_token).unwrap_or(NonZeroU32::MIN);
-        let entry = Some((token, History::default()));
-        let index = if let Some(free) = sink.pending.iter().position(Option::is_none) {
-            sink.pending[free] = entry;
-            free
-        } else {
-            sink.pending.push(entry);
-            sink.pending.len() - 1
-        };
-        Slot {
-            index: u32::try_from(index).unwrap_or(u32::MAX),
-            token,
-        }
-    })
+        let pending = &mut sink.borrow_mut().pending;
+        pending.retain(|(at, _)| *at != key);
+        pending.push((key, History::default()));
+    });
 }
 
-/// Runs `f` on the history of the loop at `slot`, if it is still there.
-fn with_pending<R>(
-    slot: Slot,
-    f: impl FnOnce(&mut Option<(NonZeroU32, History)>) -> R,
-) -> Option<R> {
+/// Adds a failed attempt to the history of the loop at `key`, if the
+/// active capture saw it begin.
+pub(crate) fn record(key: usize, record: AttemptRecord) {
+    if !capturing() {
+        return;
+    }
     SINK.with(|sink| {
-        let sink = &mut *sink.borrow_mut();
-        let entry = sink.pending.get_mut(slot.index as usize)?;
-        match entry {
-            Some((token, _)) if *token == slot.token => Some(f(entry)),
-            _ => None,
-        }
-    })
-}
-
-/// Adds a failed attempt to the history of the loop at `slot`.
-pub(crate) fn record(slot: Slot, record: AttemptRecord) {
-    with_pending(slot, |entry| {
-        if let Some((_, history)) = entry {
+        let pending = &mut sink.borrow_mut().pending;
+        if let Some((_, history)) = pending.iter_mut().find(|(at, _)| *at == key) {
             history.push(record);
         }
     });
 }
 
-/// The end of the loop at `slot`: its report joins the capture's.
+/// Whether the active capture keeps a history for the loop at `key`.
+pub(crate) fn is_open(key: usize) -> bool {
+    capturing() && SINK.with(|sink| sink.borrow().pending.iter().any(|(at, _)| *at == key))
+}
+
+/// The end of the loop at `key`: its report joins the capture's, if the
+/// capture saw it begin.
 pub(crate) fn close(
-    slot: Slot,
+    key: usize,
     function: &'static str,
     attempts: u32,
     stop: Option<StopReason>,
     elapsed: Duration,
 ) {
-    let Some(Some((_, history))) = with_pending(slot, Option::take) else {
+    if !capturing() {
         return;
-    };
-    let (history, omitted) = history.into_parts();
+    }
     SINK.with(|sink| {
-        sink.borrow_mut().reports.push(CallReport {
+        let sink = &mut *sink.borrow_mut();
+        let Some(index) = sink.pending.iter().position(|(at, _)| *at == key) else {
+            return;
+        };
+        let (history, omitted) = sink.pending.swap_remove(index).1.into_parts();
+        sink.reports.push(CallReport {
             function,
             attempts,
             history,
@@ -477,16 +455,16 @@ mod tests {
     #[test]
     fn nested_blocking_captures_keep_their_own() {
         let report = |function: &'static str| {
-            if let Some(slot) = open() {
-                record(
-                    slot,
-                    AttemptRecord {
-                        error: function.to_owned(),
-                        ..record_of(1)
-                    },
-                );
-                close(slot, function, 1, None, Duration::ZERO);
-            }
+            let key = function.as_ptr().addr();
+            open(key);
+            record(
+                key,
+                AttemptRecord {
+                    error: function.to_owned(),
+                    ..record_of(1)
+                },
+            );
+            close(key, function, 1, None, Duration::ZERO);
         };
         let (((), inner), outer) = capture_blocking(|| {
             report("a");
@@ -503,20 +481,28 @@ mod tests {
     }
 
     #[test]
-    fn a_slot_from_another_capture_is_ignored() {
+    fn a_loop_dropped_before_it_finished_leaves_nothing_behind() {
         let ((), reports) = capture_blocking(|| {
-            let stale = open().unwrap();
-            close(stale, "first", 1, None, Duration::ZERO);
-            let fresh = open().unwrap();
-            // The stale slot has the same index but not the same token.
-            record(stale, record_of(9));
-            close(stale, "stale", 1, None, Duration::ZERO);
-            close(fresh, "fresh", 1, None, Duration::ZERO);
+            // A loop at place 1 begins, fails once, and is dropped.
+            open(1);
+            record(1, record_of(1));
+            // A later loop at the same place begins afresh.
+            open(1);
+            record(1, record_of(7));
+            close(1, "later", 1, None, Duration::ZERO);
+            // A loop the capture did not see begin reports nothing.
+            record(2, record_of(1));
+            close(2, "unseen", 1, None, Duration::ZERO);
         });
-        let names: Vec<_> = reports
+        let seen: Vec<_> = reports
             .iter()
-            .map(|r| (r.function, r.history.len()))
+            .map(|r| {
+                (
+                    r.function,
+                    r.history.iter().map(|h| h.attempt).collect::<Vec<_>>(),
+                )
+            })
             .collect();
-        assert_eq!(names, [("first", 0), ("fresh", 0)]);
+        assert_eq!(seen, [("later", vec![7])]);
     }
 }
