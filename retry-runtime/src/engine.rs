@@ -482,8 +482,11 @@ impl<S: Source> Engine<S> {
         let class = verdict.class;
         telemetry::attempt(function, Some(class));
         let step = self.decide(class, verdict.retry_after);
-        if report.is_some() || (self.started.is_some() && report::capturing()) {
-            self.record(verdict, error, step, report);
+        // A loop inside a capture always has a start time, so the common
+        // loop asks nothing more of the capture.
+        let captured = self.started.is_some() && report::is_open(self.key());
+        if captured || report.is_some() {
+            self.record(verdict, error, step, captured, report);
         }
         match step {
             Step::Retry(delay) => {
@@ -532,13 +535,15 @@ impl<S: Source> Engine<S> {
         step
     }
 
-    /// Adds the failed attempt to the histories that are kept.
+    /// Adds the failed attempt to the histories that are kept: the
+    /// capture's if `captured`, and `.report()`'s.
     #[cold]
     fn record(
         &self,
         verdict: Verdict<'_>,
         error: &dyn fmt::Display,
         step: Step,
+        captured: bool,
         report: Option<&mut History>,
     ) {
         let record = AttemptRecord {
@@ -555,7 +560,7 @@ impl<S: Source> Engine<S> {
         };
         match report {
             Some(history) => {
-                if report::is_open(self.key()) {
+                if captured {
                     report::record(self.key(), record.clone());
                 }
                 history.push(record);

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use allocation_counter::measure;
 use retry_runtime::{Class, Classify, RetryBudget, RetryPolicy, TimedOut, retry};
+use retry_tests::paused_runtime;
 
 /// An error whose construction never allocates (unlike a custom
 /// `io::Error`), so any allocation counted is the retry loop's own.
@@ -144,11 +145,7 @@ fn the_counter_counts() {
 
 #[test]
 fn no_heap_allocation_without_a_report() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
+    let runtime = paused_runtime();
     for (name, make) in cases() {
         // The boxing of the test harness itself is outside the measurement;
         // a first run warms up the timer wheel and thread-locals.
@@ -165,11 +162,7 @@ fn no_heap_allocation_without_a_report() {
 
 #[test]
 fn a_report_allocates_for_its_history_only() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
+    let runtime = paused_runtime();
     let calls = Cell::new(0);
     let future = SLEEPING.retry(|_| op(&calls, 0, Duration::ZERO)).report();
     let info = measure(|| {
@@ -209,11 +202,7 @@ fn blocking_functions_do_not_allocate_either() {
 
 #[test]
 fn a_capture_allocates_only_for_its_reports() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
+    let runtime = paused_runtime();
     let calls = Cell::new(0);
     let future = retry_runtime::capture(macro_sleeping(&calls, 2));
     let info = measure(|| {
@@ -250,11 +239,7 @@ impl Classify for Huge {
 #[test]
 fn a_hundred_thousand_huge_failures_keep_a_bounded_history() {
     const ATTEMPTS: u32 = 100_000;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
+    let runtime = paused_runtime();
     let text: std::sync::Arc<str> = "x".repeat(1 << 20).into();
     let policy = RetryPolicy::new()
         .max_attempts(ATTEMPTS)

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use retry_runtime::{Backoff, Class, Classify, Jitter, RetryEvent, RetryPolicy, StopReason, retry};
+use retry_tests::{Starts, paused_runtime};
 use tokio::time::Instant;
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
@@ -126,14 +127,6 @@ prop_compose! {
         policy.deadline = deadline;
         policy
     }
-}
-
-fn paused_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap()
 }
 
 proptest! {
@@ -305,18 +298,14 @@ async fn a_zero_deadline_allows_one_attempt() {
 /// The gaps between attempt starts, on tokio's paused clock.
 async fn gaps(policy: RetryPolicy) -> Vec<Duration> {
     let origin = Instant::now();
-    let starts = std::cell::RefCell::new(Vec::new());
+    let starts = Starts::default();
     let _ = policy
         .retry(|_| {
-            starts.borrow_mut().push(origin.elapsed());
+            starts.mark(origin);
             async { Err::<(), _>(Hinted(None)) }
         })
         .await;
-    starts
-        .into_inner()
-        .windows(2)
-        .map(|pair| pair[1].saturating_sub(pair[0]))
-        .collect()
+    starts.gaps()
 }
 
 #[tokio::test(start_paused = true)]

@@ -7,6 +7,7 @@ use std::io::{Error, ErrorKind};
 use std::time::Duration;
 
 use retry_runtime::{Notify, RetryEvent, retry};
+use retry_tests::Starts;
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
 const S: fn(u64) -> Duration = Duration::from_secs;
@@ -131,45 +132,26 @@ async fn hooks_may_use_self_in_async_and_blocking_methods() {
     );
 }
 
-/// Records when each attempt starts, on tokio's clock.
-fn mark(starts: &RefCell<Vec<Duration>>, origin: tokio::time::Instant) {
-    starts.borrow_mut().push(origin.elapsed());
-}
-
 #[retry(retries = 6, base = "1s", max_delay = "6s", backoff = fibonacci)]
-async fn fibonacci(
-    starts: &RefCell<Vec<Duration>>,
-    origin: tokio::time::Instant,
-) -> Result<(), Error> {
-    mark(starts, origin);
+async fn fibonacci(starts: &Starts, origin: tokio::time::Instant) -> Result<(), Error> {
+    starts.mark(origin);
     Err(refused())
 }
 
 #[retry(retries = 4, base = "250ms", backoff = linear)]
-async fn linear(
-    starts: &RefCell<Vec<Duration>>,
-    origin: tokio::time::Instant,
-) -> Result<(), Error> {
-    mark(starts, origin);
+async fn linear(starts: &Starts, origin: tokio::time::Instant) -> Result<(), Error> {
+    starts.mark(origin);
     Err(refused())
-}
-
-fn gaps(starts: RefCell<Vec<Duration>>) -> Vec<Duration> {
-    starts
-        .into_inner()
-        .windows(2)
-        .map(|pair| pair[1].saturating_sub(pair[0]))
-        .collect()
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_backoff_key_sets_the_growth() {
     let origin = tokio::time::Instant::now();
-    let starts = RefCell::new(Vec::new());
+    let starts = Starts::default();
     fibonacci(&starts, origin).await.unwrap_err();
-    assert_eq!(gaps(starts), [S(1), S(1), S(2), S(3), S(5), S(6)]);
+    assert_eq!(starts.gaps(), [S(1), S(1), S(2), S(3), S(5), S(6)]);
 
-    let starts = RefCell::new(Vec::new());
+    let starts = Starts::default();
     linear(&starts, origin).await.unwrap_err();
-    assert_eq!(gaps(starts), [MS(250), MS(500), MS(750), MS(1000)]);
+    assert_eq!(starts.gaps(), [MS(250), MS(500), MS(750), MS(1000)]);
 }

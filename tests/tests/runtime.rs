@@ -10,27 +10,11 @@ use std::time::Duration;
 use retry_runtime::{
     Class, ClassSet, Classify, Jitter, RetryBudget, RetryEvent, RetryPolicy, StopReason, TimedOut,
 };
+use retry_tests::Starts;
 use tokio::time::Instant;
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
 const S: fn(u64) -> Duration = Duration::from_secs;
-
-/// Records, on tokio's clock, when each attempt starts.
-#[derive(Default)]
-struct Starts(RefCell<Vec<Duration>>);
-
-impl Starts {
-    fn mark(&self, origin: Instant) {
-        self.0.borrow_mut().push(origin.elapsed());
-    }
-    fn gaps(&self) -> Vec<Duration> {
-        self.0
-            .borrow()
-            .windows(2)
-            .map(|pair| pair[1].saturating_sub(pair[0]))
-            .collect()
-    }
-}
 
 fn refused() -> Error {
     Error::from(ErrorKind::ConnectionRefused)
@@ -203,7 +187,7 @@ async fn no_sleep_starts_that_would_end_past_the_deadline() {
     // Attempts start at 0, 1.5, 4, 8.5; after the fourth (ends at 9s) the
     // next sleep (8s) would end at 17s > 10s.
     assert_eq!(
-        *starts.0.borrow(),
+        starts.times(),
         [Duration::ZERO, MS(1500), MS(4000), MS(8500)]
     );
     assert_eq!(report.stop, Some(StopReason::Deadline { deadline: S(10) }));
