@@ -366,7 +366,19 @@ pub struct Engine<S> {
     started: Option<Instant>,
     budget: Option<&'static RetryBudget>,
     delays: Delays,
+    /// What the first attempt must look at beyond the capture flag (a
+    /// deadline, an attempt timeout, a budget), worked out when the engine
+    /// is built, which folds to a constant for a constant policy. The
+    /// success path then reads one byte the builder wrote whole, instead of
+    /// policy fields that were stored a moment before as parts of wider
+    /// writes: reading those back is what made the `Retry` future slow.
+    watch: u8,
 }
+
+// The bits of `Engine::watch`.
+const WATCH_DEADLINE: u8 = 1;
+const WATCH_TIMEOUT: u8 = 2;
+const WATCH_BUDGET: u8 = 4;
 
 impl<S: Source> Engine<S> {
     pub fn new(source: S, clock: Clock) -> Self {
@@ -377,6 +389,9 @@ impl<S: Source> Engine<S> {
     /// so that the generated loop does not move the engine after building
     /// it (a copy the optimiser keeps).
     pub fn budgeted(source: S, clock: Clock, budget: Option<&'static RetryBudget>) -> Self {
+        let watch = u8::from(source.deadline().is_some()) * WATCH_DEADLINE
+            | u8::from(source.attempt_timeout().is_some()) * WATCH_TIMEOUT
+            | u8::from(budget.is_some()) * WATCH_BUDGET;
         Engine {
             source,
             attempt: 1,
@@ -384,11 +399,13 @@ impl<S: Source> Engine<S> {
             started: None,
             budget,
             delays: Delays::default(),
+            watch,
         }
     }
 
     pub fn set_budget(&mut self, budget: &'static RetryBudget) {
         self.budget = Some(budget);
+        self.watch |= WATCH_BUDGET;
     }
 
     pub fn policy(&self) -> S::Policy<'_> {
@@ -407,14 +424,14 @@ impl<S: Source> Engine<S> {
     /// its error; a policy timeout it cannot enforce is reported, not hidden.
     #[inline]
     pub fn begin(&mut self, function: &'static str, keep_time: bool, enforces_timeout: bool) {
-        if !enforces_timeout {
+        if !enforces_timeout && self.watch & WATCH_TIMEOUT != 0 {
             if let Some(timeout) = self.source.attempt_timeout() {
                 telemetry::not_enforced_timeout(function, timeout);
             }
         }
         if report::capturing() {
             self.begin_captured();
-        } else if keep_time || self.source.deadline().is_some() {
+        } else if keep_time || self.watch & WATCH_DEADLINE != 0 {
             self.started = Some(self.clock.now());
         }
     }
@@ -448,8 +465,10 @@ impl<S: Source> Engine<S> {
     /// A success: refunds the shared budget, then [`finished_ok`](Self::finished_ok).
     #[inline]
     pub fn succeeded(&mut self, function: &'static str) {
-        if let Some(budget) = self.budget {
-            budget.record_success();
+        if self.watch & WATCH_BUDGET != 0 {
+            if let Some(budget) = self.budget {
+                budget.record_success();
+            }
         }
         self.finished_ok(function);
     }

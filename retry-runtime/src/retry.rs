@@ -599,8 +599,11 @@ where
     ) -> Poll<Result<T, E>> {
         let mut this = self.project();
         loop {
-            match *this.phase {
-                Phase::Start | Phase::Attempt => {
+            // Starting an attempt is tested apart from the `match`, so that
+            // the first poll runs straight into polling the attempt instead
+            // of dispatching on the phase a second time.
+            if matches!(*this.phase, Phase::Start | Phase::Attempt) {
+                {
                     if *this.phase == Phase::Start {
                         let keep_time = N::ENABLED || history.is_some();
                         this.engine.begin(FUNCTION, keep_time, Tm::ENABLED);
@@ -620,7 +623,9 @@ where
                     }
                     *this.phase = Phase::Running;
                 }
-                Phase::Running => {
+            }
+            match *this.phase {
+                Phase::Start | Phase::Attempt | Phase::Running => {
                     let Some(attempt) = this.attempt.as_mut().as_pin_mut() else {
                         *this.phase = Phase::Attempt;
                         continue;
