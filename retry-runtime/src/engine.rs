@@ -359,26 +359,32 @@ impl Source for FromEnv {
 /// [`Reported`](crate::Reported) future.
 #[doc(hidden)]
 #[derive(Debug)]
+#[repr(C)] // `watch` first; see there
 pub struct Engine<S> {
-    source: S,
-    attempt: u32,
-    clock: Clock,
-    started: Option<Instant>,
-    budget: Option<&'static RetryBudget>,
-    delays: Delays,
     /// What the first attempt must look at beyond the capture flag (a
     /// deadline, an attempt timeout, a budget), worked out when the engine
     /// is built, which folds to a constant for a constant policy. The
-    /// success path then reads one byte the builder wrote whole, instead of
-    /// policy fields that were stored a moment before as parts of wider
-    /// writes: reading those back is what made the `Retry` future slow.
+    /// success path then reads this one byte instead of policy fields.
+    /// It comes first so that a wider store the compiler merges it into
+    /// starts at it: a load forwards from a store in flight only if both
+    /// start at the same address, and otherwise waits for the store to
+    /// reach the cache.
     watch: u8,
+    clock: Clock,
+    attempt: u32,
+    source: S,
+    started: Option<Instant>,
+    budget: Option<&'static RetryBudget>,
+    delays: Delays,
 }
 
 // The bits of `Engine::watch`.
 const WATCH_DEADLINE: u8 = 1;
 const WATCH_TIMEOUT: u8 = 2;
 const WATCH_BUDGET: u8 = 4;
+/// `started` holds the start time: set at `begin` (or at the first failure
+/// under a deadline from the environment), never while building.
+const WATCH_STARTED: u8 = 8;
 
 impl<S: Source> Engine<S> {
     pub fn new(source: S, clock: Clock) -> Self {
@@ -432,15 +438,21 @@ impl<S: Source> Engine<S> {
         if report::capturing() {
             self.begin_captured();
         } else if keep_time || self.watch & WATCH_DEADLINE != 0 {
-            self.started = Some(self.clock.now());
+            self.start_clock();
         }
+    }
+
+    /// Reads the clock for the start of the loop.
+    fn start_clock(&mut self) {
+        self.started = Some(self.clock.now());
+        self.watch |= WATCH_STARTED;
     }
 
     /// [`begin`](Self::begin) inside a capture: a place in it, and the time.
     #[cold]
     fn begin_captured(&mut self) {
         report::open(self.key());
-        self.started = Some(self.clock.now());
+        self.start_clock();
     }
 
     /// Where this engine lives, which names its history in a capture: it
@@ -465,12 +477,23 @@ impl<S: Source> Engine<S> {
     /// A success: refunds the shared budget, then [`finished_ok`](Self::finished_ok).
     #[inline]
     pub fn succeeded(&mut self, function: &'static str) {
-        if self.watch & WATCH_BUDGET != 0 {
-            if let Some(budget) = self.budget {
-                budget.record_success();
-            }
+        telemetry::attempt(function, None);
+        // One test for both, as the common loop has neither.
+        if self.watch & (WATCH_BUDGET | WATCH_STARTED) != 0 {
+            self.succeeded_watched(function);
         }
-        self.finished_ok(function);
+    }
+
+    /// [`succeeded`](Self::succeeded) with a budget to refund or a start
+    /// time (inside a capture, a loop always has one).
+    #[cold]
+    fn succeeded_watched(&mut self, function: &'static str) {
+        if let Some(budget) = self.budget {
+            budget.record_success();
+        }
+        if self.watch & WATCH_STARTED != 0 {
+            self.close(function, None);
+        }
     }
 
     /// A success, for loops that refund no budget: counts it and, inside a
@@ -478,9 +501,8 @@ impl<S: Source> Engine<S> {
     #[inline]
     pub fn finished_ok(&mut self, function: &'static str) {
         telemetry::attempt(function, None);
-        // A loop inside a capture always has a start time: the common loop
-        // checks a field it has anyway.
-        if self.started.is_some() {
+        // A loop inside a capture always has a start time.
+        if self.watch & WATCH_STARTED != 0 {
             self.close(function, None);
         }
     }
@@ -503,7 +525,7 @@ impl<S: Source> Engine<S> {
         let step = self.decide(class, verdict.retry_after);
         // A loop inside a capture always has a start time, so the common
         // loop asks nothing more of the capture.
-        let captured = self.started.is_some() && report::is_open(self.key());
+        let captured = self.watch & WATCH_STARTED != 0 && report::is_open(self.key());
         if captured || report.is_some() {
             self.record(verdict, error, step, captured, report);
         }
@@ -515,7 +537,7 @@ impl<S: Source> Engine<S> {
             }
             Step::Stop(reason) => {
                 telemetry::gave_up(function, self.attempt, class, reason, error);
-                if self.started.is_some() {
+                if self.watch & WATCH_STARTED != 0 {
                     self.close(function, Some(reason));
                 }
             }
@@ -619,7 +641,10 @@ impl<S: Source> Engine<S> {
             delay = delay.max(hint);
         }
         if let Some(deadline) = policy.deadline {
+            // Unset only for a deadline from the environment, read at the
+            // first failure (fields, not `start_clock`: `policy` borrows).
             let started = *self.started.get_or_insert_with(|| self.clock.now());
+            self.watch |= WATCH_STARTED;
             // Saturating: a delay near Duration::MAX must stop here, not
             // overflow. A retry due at the deadline itself would have no
             // time left to run, so it is not started either.
