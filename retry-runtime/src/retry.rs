@@ -280,16 +280,57 @@ pub struct Report<T, E> {
 /// future in a `tracing` span to say which operation it retries.
 const FUNCTION: &str = "retry";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    Start,
-    Attempt,
-    Running,
-    Sleeping,
-    Done,
-    /// User code (the operation, its future, the classifier, the hook)
-    /// panicked during a poll; polling again would repeat or skip work.
-    Poisoned,
+pin_project! {
+    /// Where a [`Retry`] is. The attempt under way lives in its variant, so
+    /// that starting or ending one writes the future and this one tag
+    /// (often kept in the future's own spare bits), not a separate phase.
+    #[project = StageProj]
+    enum Stage<Fut> {
+        /// Not polled yet.
+        Start,
+        /// An attempt is under way; `timed` if the timer is its timeout.
+        Running {
+            #[pin]
+            attempt: Fut,
+            timed: bool,
+        },
+        /// The next attempt follows without a sleep, once the scheduler
+        /// lets the task go on.
+        Next,
+        /// Sleeping before the next attempt.
+        Sleeping,
+        /// Finished.
+        Done,
+    }
+}
+
+impl<Fut> Stage<Fut> {
+    fn name(&self) -> &'static str {
+        match self {
+            Stage::Start => "start",
+            Stage::Running { .. } => "running",
+            Stage::Next | Stage::Sleeping => "between attempts",
+            Stage::Done => "done",
+        }
+    }
+}
+
+/// Marks a [`Retry`] poisoned if a panic unwinds through its poll (from
+/// the operation, its future, the classifier or the hook): polling again
+/// would repeat or skip work. On the normal path it is forgotten, so it
+/// costs no store, as the unwinding path alone runs its `drop`.
+struct PoisonOnUnwind<'a>(&'a mut bool);
+
+impl PoisonOnUnwind<'_> {
+    fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for PoisonOnUnwind<'_> {
+    fn drop(&mut self) {
+        *self.0 = true;
+    }
 }
 
 pin_project! {
@@ -331,10 +372,9 @@ pin_project! {
         notify: N,
         on_timeout: Tm,
         engine: Engine<Packed>,
-        phase: Phase,
-        timeout_armed: bool,
+        poisoned: bool,
         #[pin]
-        attempt: Option<Fut>,
+        stage: Stage<Fut>,
         #[pin]
         timer: Option<Sleep>,
     }
@@ -345,7 +385,8 @@ impl<F, Fut, C, N, Tm> fmt::Debug for Retry<F, Fut, C, N, Tm> {
         f.debug_struct("Retry")
             .field("policy", &*self.engine.policy())
             .field("attempt", &self.engine.attempt())
-            .field("phase", &self.phase)
+            .field("stage", &self.stage.name())
+            .field("poisoned", &self.poisoned)
             .finish_non_exhaustive()
     }
 }
@@ -435,9 +476,8 @@ impl RetryPolicy {
             notify: NoNotify,
             on_timeout: NoTimeout,
             engine: Engine::new(Packed::from(self), Clock::Tokio),
-            phase: Phase::Start,
-            timeout_armed: false,
-            attempt: None,
+            poisoned: false,
+            stage: Stage::Start,
             timer: None,
         }
     }
@@ -501,9 +541,8 @@ impl<F, Fut, C, N, Tm> Retry<F, Fut, C, N, Tm> {
             notify: hook,
             on_timeout: self.on_timeout,
             engine: self.engine,
-            phase: self.phase,
-            timeout_armed: self.timeout_armed,
-            attempt: self.attempt,
+            poisoned: self.poisoned,
+            stage: self.stage,
             timer: self.timer,
         }
     }
@@ -541,9 +580,8 @@ impl<F, Fut, C, N, Tm> Retry<F, Fut, C, N, Tm> {
             notify: self.notify,
             on_timeout: into_error,
             engine: self.engine,
-            phase: self.phase,
-            timeout_armed: self.timeout_armed,
-            attempt: self.attempt,
+            poisoned: self.poisoned,
+            stage: self.stage,
             timer: self.timer,
         }
     }
@@ -594,119 +632,142 @@ where
     fn poll_run(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        mut history: Option<&mut History>,
+        history: Option<&mut History>,
         stopped: &mut Option<StopReason>,
     ) -> Poll<Result<T, E>> {
-        let mut this = self.project();
-        loop {
-            // Starting an attempt is tested apart from the `match`, so that
-            // the first poll runs straight into polling the attempt instead
-            // of dispatching on the phase a second time.
-            if matches!(*this.phase, Phase::Start | Phase::Attempt) {
-                {
-                    if *this.phase == Phase::Start {
-                        let keep_time = N::ENABLED || history.is_some();
-                        this.engine.begin(FUNCTION, keep_time, Tm::ENABLED);
-                    } else {
-                        // Between attempts with no sleep: give the scheduler
-                        // its turn once the task's budget is spent, so an
-                        // operation that never suspends cannot starve other
-                        // tasks, and an enclosing timeout can end the loop.
-                        ready!(crate::coop::poll_proceed(cx));
-                    }
-                    *this.phase = Phase::Poisoned;
-                    this.attempt.set(Some((this.op)(this.engine.attempt())));
-                    *this.timeout_armed = false;
-                    if let (true, Some(timeout)) = (Tm::ENABLED, this.engine.attempt_timeout()) {
-                        arm(this.timer.as_mut(), timeout);
-                        *this.timeout_armed = true;
-                    }
-                    *this.phase = Phase::Running;
-                }
+        let this = self.project();
+        if *this.poisoned {
+            panic!(
+                "`Retry` polled after a panic in its operation, classifier or hook: \
+                 the attempt under way cannot be resumed"
+            );
+        }
+        let guard = PoisonOnUnwind(this.poisoned);
+        let poll = run(
+            this.op,
+            this.classifier,
+            this.notify,
+            this.on_timeout,
+            this.engine,
+            this.stage,
+            this.timer,
+            cx,
+            history,
+            stopped,
+        );
+        guard.disarm();
+        poll
+    }
+}
+
+/// The loop of [`Retry::poll_run`], over the future's fields.
+#[inline]
+#[allow(clippy::too_many_arguments, clippy::too_many_lines)] // one state machine, read top to bottom
+fn run<F, Fut, C, N, Tm, T, E>(
+    op: &mut F,
+    classifier: &C,
+    notify: &mut N,
+    on_timeout: &Tm,
+    engine: &mut Engine<Packed>,
+    mut stage: Pin<&mut Stage<Fut>>,
+    mut timer: Pin<&mut Option<Sleep>>,
+    cx: &mut Context<'_>,
+    mut history: Option<&mut History>,
+    stopped: &mut Option<StopReason>,
+) -> Poll<Result<T, E>>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    C: Classifier<E>,
+    N: Notify<E>,
+    Tm: OnTimeout<E>,
+    E: fmt::Display,
+{
+    loop {
+        let start = match stage.as_mut().project() {
+            StageProj::Start => {
+                let keep_time = N::ENABLED || history.is_some();
+                engine.begin(FUNCTION, keep_time, Tm::ENABLED);
+                true
             }
-            match *this.phase {
-                Phase::Start | Phase::Attempt | Phase::Running => {
-                    let Some(attempt) = this.attempt.as_mut().as_pin_mut() else {
-                        *this.phase = Phase::Attempt;
-                        continue;
-                    };
-                    *this.phase = Phase::Poisoned;
-                    let (error, timed_out) = match attempt.poll(cx) {
-                        Poll::Ready(Ok(value)) => {
-                            this.attempt.set(None);
-                            *this.phase = Phase::Done;
-                            this.engine.succeeded(FUNCTION);
-                            return Poll::Ready(Ok(value));
-                        }
-                        Poll::Ready(Err(error)) => (error, false),
-                        Poll::Pending => {
-                            *this.phase = Phase::Running;
-                            let expired = *this.timeout_armed
-                                && this
-                                    .timer
-                                    .as_mut()
-                                    .as_pin_mut()
-                                    .is_some_and(|t| t.poll(cx).is_ready());
-                            if !expired {
-                                return Poll::Pending;
-                            }
-                            let timeout = this.engine.attempt_timeout().unwrap_or_default();
-                            let Some(error) = this.on_timeout.timed_out(TimedOut::new(timeout))
-                            else {
-                                // Only armed when timeouts are enabled; if not, keep waiting.
-                                *this.timeout_armed = false;
-                                return Poll::Pending;
-                            };
-                            *this.phase = Phase::Poisoned;
-                            (error, true)
-                        }
-                    };
-                    // Dropping the attempt cancels one that timed out.
-                    this.attempt.set(None);
-                    let verdict = if timed_out {
-                        Verdict::TIMED_OUT
-                    } else {
-                        Verdict {
-                            class: this.classifier.classify(&error),
-                            retry_after: this.classifier.retry_after(&error),
-                            label: this.classifier.label(&error),
-                        }
-                    };
-                    let step = this.engine.judge(
-                        FUNCTION,
-                        verdict,
-                        &error,
-                        this.notify,
-                        history.as_deref_mut(),
-                    );
-                    match step {
-                        Step::Stop(reason) => {
-                            *this.phase = Phase::Done;
-                            *stopped = Some(reason);
-                            return Poll::Ready(Err(error));
-                        }
-                        Step::Retry(delay) => {
-                            drop(error);
-                            if delay.is_zero() {
-                                *this.phase = Phase::Attempt;
-                            } else {
-                                arm(this.timer.as_mut(), delay);
-                                *this.phase = Phase::Sleeping;
-                            }
-                        }
-                    }
+            StageProj::Running { .. } => false,
+            StageProj::Next => {
+                // Between attempts with no sleep: give the scheduler its
+                // turn once the task's budget is spent, so an operation that
+                // never suspends cannot starve other tasks, and an enclosing
+                // timeout can end the loop.
+                ready!(crate::coop::poll_proceed(cx));
+                true
+            }
+            StageProj::Sleeping => {
+                if let Some(sleep) = timer.as_mut().as_pin_mut() {
+                    ready!(sleep.poll(cx));
                 }
-                Phase::Sleeping => {
-                    if let Some(sleep) = this.timer.as_mut().as_pin_mut() {
-                        ready!(sleep.poll(cx));
-                    }
-                    *this.phase = Phase::Attempt;
+                true
+            }
+            StageProj::Done => panic!("`Retry` polled after completion"),
+        };
+        if start {
+            let attempt = op(engine.attempt());
+            let mut timed = false;
+            if let (true, Some(timeout)) = (Tm::ENABLED, engine.attempt_timeout()) {
+                arm(timer.as_mut(), timeout);
+                timed = true;
+            }
+            stage.set(Stage::Running { attempt, timed });
+        }
+        let StageProj::Running { attempt, timed } = stage.as_mut().project() else {
+            unreachable!("an attempt was just started");
+        };
+        let (error, timed_out) = match attempt.poll(cx) {
+            Poll::Ready(Ok(value)) => {
+                stage.set(Stage::Done);
+                engine.succeeded(FUNCTION);
+                return Poll::Ready(Ok(value));
+            }
+            Poll::Ready(Err(error)) => (error, false),
+            Poll::Pending => {
+                let expired = *timed
+                    && timer
+                        .as_mut()
+                        .as_pin_mut()
+                        .is_some_and(|t| t.poll(cx).is_ready());
+                if !expired {
+                    return Poll::Pending;
                 }
-                Phase::Done => panic!("`Retry` polled after completion"),
-                Phase::Poisoned => panic!(
-                    "`Retry` polled after a panic in its operation, classifier or hook: \
-                     the attempt under way cannot be resumed"
-                ),
+                let timeout = engine.attempt_timeout().unwrap_or_default();
+                let Some(error) = on_timeout.timed_out(TimedOut::new(timeout)) else {
+                    // Only armed when timeouts are enabled; if not, keep waiting.
+                    *timed = false;
+                    return Poll::Pending;
+                };
+                (error, true)
+            }
+        };
+        // Ending the attempt drops it, which cancels one that timed out.
+        stage.set(Stage::Next);
+        let verdict = if timed_out {
+            Verdict::TIMED_OUT
+        } else {
+            Verdict {
+                class: classifier.classify(&error),
+                retry_after: classifier.retry_after(&error),
+                label: classifier.label(&error),
+            }
+        };
+        let step = engine.judge(FUNCTION, verdict, &error, notify, history.as_deref_mut());
+        match step {
+            Step::Stop(reason) => {
+                stage.set(Stage::Done);
+                *stopped = Some(reason);
+                return Poll::Ready(Err(error));
+            }
+            Step::Retry(delay) => {
+                drop(error);
+                if !delay.is_zero() {
+                    arm(timer.as_mut(), delay);
+                    stage.set(Stage::Sleeping);
+                }
             }
         }
     }
