@@ -286,8 +286,6 @@ pin_project! {
     /// (often kept in the future's own spare bits), not a separate phase.
     #[project = StageProj]
     enum Stage<Fut> {
-        /// Not polled yet.
-        Start,
         /// An attempt is under way; `timed` if the timer is its timeout.
         Running {
             #[pin]
@@ -301,6 +299,8 @@ pin_project! {
         Sleeping,
         /// Finished.
         Done,
+        /// Not polled yet.
+        Start,
     }
 }
 
