@@ -6,7 +6,7 @@ use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
 
-pub use crate::engine::{Clock, Engine, EnvPolicy, FromEnv, Source, Step, Verdict};
+pub use crate::engine::{Clock, Engine, EnvPolicy, Fixed, FromEnv, Source, Step, Verdict};
 pub use crate::report::History;
 pub use crate::{
     Class, ClassSet, Classify, NoNotify, Notify, RetryBudget, RetryEvent, RetryPolicy, TimedOut,
