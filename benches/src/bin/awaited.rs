@@ -35,8 +35,41 @@ const PROCESSES: usize = 9;
 const BEGIN: &str = "<!-- awaited:begin -->";
 const END: &str = "<!-- awaited:end -->";
 
-/// Times `CALLS` awaited calls of approach `index`.
+/// Where a future lands in memory changes its speed on this path by up to
+/// 30 %: a 16-byte store that straddles a cache line costs more, and
+/// whether a load can take its data from a store still in flight depends
+/// on both addresses. The stack of a process starts at a random address
+/// (16-byte aligned), so one process measures one placement, and a median
+/// over processes picks one placement's number by chance. So each round
+/// runs every approach at each of the four 16-byte positions within a
+/// cache line, by calling it below a frame that is `PAD` bytes larger,
+/// and adds the four times up: every process then measures the same mix.
+const PADS: usize = 4;
+
+/// Calls `f` from a frame `PAD` bytes larger than at `PAD = 0`. `f` is
+/// called through `dyn`, so that it cannot be inlined into this frame.
+#[inline(never)]
+fn below<const PAD: usize>(f: &mut dyn FnMut()) {
+    let pad = [0u8; PAD];
+    black_box(&pad);
+    f();
+    black_box(&pad);
+}
+
+/// Times `CALLS` awaited calls of approach `index` at each placement.
 fn round(runtime: &tokio::runtime::Runtime, index: usize) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut once = || total += placed(runtime, index);
+    below::<0>(&mut once);
+    below::<16>(&mut once);
+    below::<32>(&mut once);
+    below::<48>(&mut once);
+    total / u32::try_from(PADS).unwrap_or(1)
+}
+
+/// Times `CALLS` awaited calls of approach `index`.
+#[inline(never)]
+fn placed(runtime: &tokio::runtime::Runtime, index: usize) -> Duration {
     macro_rules! timed {
         (|$op:ident| $call:expr) => {
             runtime.block_on(async {
