@@ -393,9 +393,9 @@ pub struct Engine<S> {
     /// It comes first so that a wider store the compiler merges it into
     /// starts at it: a load forwards from a store in flight only if both
     /// start at the same address, and otherwise waits for the store to
-    /// reach the cache.
-    watch: u8,
-    clock: Clock,
+    /// reach the cache. With `attempt` it makes 8 bytes, written at once.
+    /// It also says which clock the loop reads.
+    watch: u32,
     attempt: u32,
     source: S,
     started: Option<Instant>,
@@ -404,12 +404,14 @@ pub struct Engine<S> {
 }
 
 // The bits of `Engine::watch`.
-const WATCH_DEADLINE: u8 = 1;
-const WATCH_TIMEOUT: u8 = 2;
-const WATCH_BUDGET: u8 = 4;
+const WATCH_DEADLINE: u32 = 1;
+const WATCH_TIMEOUT: u32 = 2;
+const WATCH_BUDGET: u32 = 4;
 /// `started` holds the start time: set at `begin` (or at the first failure
 /// under a deadline from the environment), never while building.
-const WATCH_STARTED: u8 = 8;
+const WATCH_STARTED: u32 = 8;
+/// The loop reads the system's clock, not tokio's.
+const CLOCK_STD: u32 = 16;
 
 impl<S: Source> Engine<S> {
     pub fn new(source: S, clock: Clock) -> Self {
@@ -420,13 +422,14 @@ impl<S: Source> Engine<S> {
     /// so that the generated loop does not move the engine after building
     /// it (a copy the optimiser keeps).
     pub fn budgeted(source: S, clock: Clock, budget: Option<&'static RetryBudget>) -> Self {
-        let watch = u8::from(source.deadline().is_some()) * WATCH_DEADLINE
-            | u8::from(source.attempt_timeout().is_some()) * WATCH_TIMEOUT
-            | u8::from(budget.is_some()) * WATCH_BUDGET;
+        let bit = |set: bool, bit: u32| if set { bit } else { 0 };
+        let watch = bit(source.deadline().is_some(), WATCH_DEADLINE)
+            | bit(source.attempt_timeout().is_some(), WATCH_TIMEOUT)
+            | bit(budget.is_some(), WATCH_BUDGET)
+            | bit(clock == Clock::Std, CLOCK_STD);
         Engine {
             source,
             attempt: 1,
-            clock,
             started: None,
             budget,
             delays: Delays::default(),
@@ -467,9 +470,17 @@ impl<S: Source> Engine<S> {
         }
     }
 
+    fn clock(&self) -> Clock {
+        if self.watch & CLOCK_STD == 0 {
+            Clock::Tokio
+        } else {
+            Clock::Std
+        }
+    }
+
     /// Reads the clock for the start of the loop.
     fn start_clock(&mut self) {
-        self.started = Some(self.clock.now());
+        self.started = Some(self.clock().now());
         self.watch |= WATCH_STARTED;
     }
 
@@ -495,7 +506,7 @@ impl<S: Source> Engine<S> {
     /// Time since [`begin`](Self::begin) (zero if the clock was not read).
     pub fn elapsed(&self) -> Duration {
         self.started.map_or(Duration::ZERO, |started| {
-            self.clock.now().saturating_duration_since(started)
+            self.clock().now().saturating_duration_since(started)
         })
     }
 
@@ -668,13 +679,13 @@ impl<S: Source> Engine<S> {
         if let Some(deadline) = policy.deadline {
             // Unset only for a deadline from the environment, read at the
             // first failure (fields, not `start_clock`: `policy` borrows).
-            let started = *self.started.get_or_insert_with(|| self.clock.now());
+            let clock = self.clock();
+            let started = *self.started.get_or_insert_with(|| clock.now());
             self.watch |= WATCH_STARTED;
             // Saturating: a delay near Duration::MAX must stop here, not
             // overflow. A retry due at the deadline itself would have no
             // time left to run, so it is not started either.
-            let due = self
-                .clock
+            let due = clock
                 .now()
                 .saturating_duration_since(started)
                 .saturating_add(delay);

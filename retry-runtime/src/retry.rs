@@ -636,12 +636,11 @@ where
         stopped: &mut Option<StopReason>,
     ) -> Poll<Result<T, E>> {
         let this = self.project();
-        if *this.poisoned {
-            panic!(
-                "`Retry` polled after a panic in its operation, classifier or hook: \
-                 the attempt under way cannot be resumed"
-            );
-        }
+        assert!(
+            !*this.poisoned,
+            "`Retry` polled after a panic in its operation, classifier or hook: \
+             the attempt under way cannot be resumed"
+        );
         let guard = PoisonOnUnwind(this.poisoned);
         let poll = run(
             this.op,
@@ -709,12 +708,15 @@ where
         };
         if start {
             let attempt = op(engine.attempt());
-            let mut timed = false;
+            let mut armed = false;
             if let (true, Some(timeout)) = (Tm::ENABLED, engine.attempt_timeout()) {
                 arm(timer.as_mut(), timeout);
-                timed = true;
+                armed = true;
             }
-            stage.set(Stage::Running { attempt, timed });
+            stage.set(Stage::Running {
+                attempt,
+                timed: armed,
+            });
         }
         let StageProj::Running { attempt, timed } = stage.as_mut().project() else {
             unreachable!("an attempt was just started");
