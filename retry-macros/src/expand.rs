@@ -15,7 +15,7 @@
 //!         // The configuration is a constant in a block of its own: the
 //!         // future stores nothing for it (a zero-sized closure returns it), and the body cannot see the item.
 //!         source: { const __RETRY_POLICY: RetryPolicy = RetryPolicy::new().max_attempts(3)..; rt::Fixed(|| &__RETRY_POLICY) },
-//!         budget: rt::None, budgeted: false, name: "create", enforces_timeout: false,
+//!         budget: rt::NoBudget, budgeted: false, name: "create", enforces_timeout: false,
 //!         attempt: [attempt], output: Result<Instance, CreateError>,
 //!         engine: __retry_engine, timed_out: __retry_timed_out,   // mixed-site names
 //!         error: __retry_error,                                   // a `&E`, spanned at `CreateError`
@@ -587,7 +587,7 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
     let attempt = config.attempt.as_ref().map(|attempt| &attempt.value);
     let budgeted = config.budget.is_some();
     let budget = config.budget.as_ref().map_or_else(
-        || quote!(#rt::None),
+        || quote!(#rt::NoBudget),
         |budget| {
             let expr = &budget.value;
             quote!(#rt::Some(#expr))

@@ -6,7 +6,9 @@ use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
 
-pub use crate::engine::{Clock, Engine, EnvPolicy, Fixed, FromEnv, Source, Step, Verdict};
+pub use crate::engine::{
+    BudgetSlot, Clock, Engine, EnvPolicy, Fixed, FromEnv, NoBudget, Source, Step, Verdict,
+};
 pub use crate::report::History;
 pub use crate::{
     Class, ClassSet, Classify, NoNotify, Notify, RetryBudget, RetryEvent, RetryPolicy, TimedOut,
@@ -29,8 +31,8 @@ pub fn by_trait<E: Classify + ?Sized>(error: &E) -> Verdict<'_> {
 /// `Display` is reported at the argument, which the macro spans at the
 /// function's error type (with `E` in two parameters, rustc would blame
 /// the whole call, that is the attribute).
-pub fn failed<S: Source, E: ErrorDisplay, N: Notify<E>>(
-    engine: &mut Engine<S>,
+pub fn failed<S: Source, B: BudgetSlot, E: ErrorDisplay, N: Notify<E>>(
+    engine: &mut Engine<S, B>,
     function: &'static str,
     error: &E,
     verdict: Verdict<'_>,
@@ -306,8 +308,8 @@ impl<T, E> TimeoutUnsupported for &TimeoutProbe<Result<T, E>> {
 
 /// The limit of one attempt under a run-time policy: its `attempt_timeout`,
 /// if it has one and the error type can hold a timed-out attempt.
-pub fn limit<S: Source, E>(
-    engine: &Engine<S>,
+pub fn limit<S: Source, B: BudgetSlot, E>(
+    engine: &Engine<S, B>,
     convert: Option<Convert<E>>,
 ) -> Option<(Duration, Convert<E>)> {
     Some((engine.attempt_timeout()?, convert?))
@@ -315,9 +317,9 @@ pub fn limit<S: Source, E>(
 
 /// Says once per call site that a run-time policy's `attempt_timeout` is
 /// not enforced because the error type cannot hold a timed-out attempt.
-pub fn timeout_unenforced<S: Source, E>(
+pub fn timeout_unenforced<S: Source, B: BudgetSlot, E>(
     warned: &'static std::sync::atomic::AtomicBool,
-    engine: &Engine<S>,
+    engine: &Engine<S, B>,
     function: &'static str,
     convert: Option<Convert<E>>,
 ) {
@@ -330,9 +332,9 @@ pub fn timeout_unenforced<S: Source, E>(
 
 /// Says once per call site that a run-time policy's `attempt_timeout`
 /// does not apply to a blocking function.
-pub fn blocking_timeout_unenforced<S: Source>(
+pub fn blocking_timeout_unenforced<S: Source, B: BudgetSlot>(
     warned: &'static std::sync::atomic::AtomicBool,
-    engine: &Engine<S>,
+    engine: &Engine<S, B>,
     function: &'static str,
 ) {
     if let Some(timeout) = engine.attempt_timeout() {

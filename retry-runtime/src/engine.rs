@@ -385,7 +385,7 @@ impl Source for FromEnv {
 #[doc(hidden)]
 #[derive(Debug)]
 #[repr(C)] // `watch` first; see there
-pub struct Engine<S> {
+pub struct Engine<S, B = Option<&'static RetryBudget>> {
     /// What the first attempt must look at beyond the capture flag (a
     /// deadline, an attempt timeout, a budget), worked out when the engine
     /// is built, which folds to a constant for a constant policy. The
@@ -399,7 +399,7 @@ pub struct Engine<S> {
     attempt: u32,
     source: S,
     started: Option<Instant>,
-    budget: Option<&'static RetryBudget>,
+    budget: B,
     delays: Delays,
 }
 
@@ -413,19 +413,53 @@ const WATCH_STARTED: u32 = 8;
 /// The loop reads the system's clock, not tokio's.
 const CLOCK_STD: u32 = 16;
 
+/// Where an engine finds its shared budget: an optional reference, or
+/// [`NoBudget`] where a loop is known to have none.
+#[doc(hidden)]
+pub trait BudgetSlot: Copy {
+    fn get(self) -> Option<&'static RetryBudget>;
+}
+
+impl BudgetSlot for Option<&'static RetryBudget> {
+    #[inline]
+    fn get(self) -> Option<&'static RetryBudget> {
+        self
+    }
+}
+
+/// The budget of a `#[retry]` loop without the `budget` key: zero-sized,
+/// so its future spends neither bytes nor a store on it.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct NoBudget;
+
+impl BudgetSlot for NoBudget {
+    #[inline]
+    fn get(self) -> Option<&'static RetryBudget> {
+        None
+    }
+}
+
 impl<S: Source> Engine<S> {
     pub fn new(source: S, clock: Clock) -> Self {
         Engine::budgeted(source, clock, None)
     }
 
+    pub fn set_budget(&mut self, budget: &'static RetryBudget) {
+        self.budget = Some(budget);
+        self.watch |= WATCH_BUDGET;
+    }
+}
+
+impl<S: Source, B: BudgetSlot> Engine<S, B> {
     /// [`new`](Self::new) with a shared budget: built in one expression,
     /// so that the generated loop does not move the engine after building
     /// it (a copy the optimiser keeps).
-    pub fn budgeted(source: S, clock: Clock, budget: Option<&'static RetryBudget>) -> Self {
+    pub fn budgeted(source: S, clock: Clock, budget: B) -> Self {
         let bit = |set: bool, bit: u32| if set { bit } else { 0 };
         let watch = bit(source.deadline().is_some(), WATCH_DEADLINE)
             | bit(source.attempt_timeout().is_some(), WATCH_TIMEOUT)
-            | bit(budget.is_some(), WATCH_BUDGET)
+            | bit(budget.get().is_some(), WATCH_BUDGET)
             | bit(clock == Clock::Std, CLOCK_STD);
         Engine {
             source,
@@ -435,11 +469,6 @@ impl<S: Source> Engine<S> {
             delays: Delays::default(),
             watch,
         }
-    }
-
-    pub fn set_budget(&mut self, budget: &'static RetryBudget) {
-        self.budget = Some(budget);
-        self.watch |= WATCH_BUDGET;
     }
 
     pub fn policy(&self) -> S::Policy<'_> {
@@ -524,7 +553,7 @@ impl<S: Source> Engine<S> {
     /// time (inside a capture, a loop always has one).
     #[cold]
     fn succeeded_watched(&mut self, function: &'static str) {
-        if let Some(budget) = self.budget {
+        if let Some(budget) = self.budget.get() {
             budget.record_success();
         }
         if self.watch & WATCH_STARTED != 0 {
@@ -660,7 +689,7 @@ impl<S: Source> Engine<S> {
         }
         // Every retryable failure costs a token, the last one included: the
         // budget measures how often calls fail, not how often they retry.
-        let budget_allows = self.budget.is_none_or(RetryBudget::record_failure);
+        let budget_allows = self.budget.get().is_none_or(RetryBudget::record_failure);
         if self.attempt >= policy.max_attempts {
             return Step::Stop(StopReason::Exhausted {
                 attempts: self.attempt,
