@@ -232,19 +232,26 @@ impl Deref for Unpacked {
 /// nanoseconds (saturating at `u64::MAX - 1`, about 584 years, which only a
 /// "never" could exceed), optional ones with `u64::MAX` for none. 56 bytes
 /// instead of 96.
+///
+/// The order is chosen for the stores that build it, usually from
+/// constants: the small fields fill one word; the two optional durations,
+/// usually both none (all ones), sit together, and the seed, usually zero,
+/// comes last, next to the engine's zeroed fields, so that the compiler
+/// writes each such run of equal bytes with one wide store.
 #[derive(Clone, Copy, Debug)]
+#[repr(C)]
 pub(crate) struct Packed {
     base: u64,
     max_delay: u64,
-    deadline: u64,
-    attempt_timeout: u64,
     factor: f64,
-    seed: u64,
     max_attempts: u32,
     backoff: crate::Backoff,
     jitter: crate::Jitter,
     on: crate::ClassSet,
     seeded: bool,
+    deadline: u64,
+    attempt_timeout: u64,
+    seed: u64,
 }
 
 const NONE: u64 = u64::MAX;
@@ -398,9 +405,10 @@ pub struct Engine<S, B = Option<&'static RetryBudget>> {
     watch: u32,
     attempt: u32,
     source: S,
-    started: Option<Instant>,
+    // Zero when built, like a packed policy's usual seed just before them.
     budget: B,
     delays: Delays,
+    started: Option<Instant>,
 }
 
 // The bits of `Engine::watch`.
