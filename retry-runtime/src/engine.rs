@@ -420,6 +420,8 @@ const WATCH_BUDGET: u32 = 4;
 const WATCH_STARTED: u32 = 8;
 /// The loop reads the system's clock, not tokio's.
 const CLOCK_STD: u32 = 16;
+/// A panic escaped a poll of the `Retry` future this engine drives.
+const POISONED: u32 = 32;
 
 /// Where an engine finds its shared budget: an optional reference, or
 /// [`NoBudget`] where a loop is known to have none.
@@ -513,6 +515,16 @@ impl<S: Source, B: BudgetSlot> Engine<S, B> {
         } else {
             Clock::Std
         }
+    }
+
+    /// Marks the loop as left mid-step by a panic.
+    pub(crate) fn poison(&mut self) {
+        self.watch |= POISONED;
+    }
+
+    /// Whether a panic left the loop mid-step.
+    pub(crate) fn poisoned(&self) -> bool {
+        self.watch & POISONED != 0
     }
 
     /// Reads the clock for the start of the loop.

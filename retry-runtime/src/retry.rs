@@ -318,8 +318,10 @@ impl<Fut> Stage<Fut> {
 /// Marks a [`Retry`] poisoned if a panic unwinds through its poll (from
 /// the operation, its future, the classifier or the hook): polling again
 /// would repeat or skip work. On the normal path it is forgotten, so it
-/// costs no store, as the unwinding path alone runs its `drop`.
-struct PoisonOnUnwind<'a>(&'a mut bool);
+/// costs no store, as the unwinding path alone runs its `drop`. The mark
+/// is a bit of the engine's state, which is written whole when the future
+/// is built, so a new future spends nothing on it.
+struct PoisonOnUnwind<'a>(&'a mut Engine<Packed>);
 
 impl PoisonOnUnwind<'_> {
     fn disarm(self) {
@@ -329,7 +331,7 @@ impl PoisonOnUnwind<'_> {
 
 impl Drop for PoisonOnUnwind<'_> {
     fn drop(&mut self) {
-        *self.0 = true;
+        self.0.poison();
     }
 }
 
@@ -372,7 +374,6 @@ pin_project! {
         notify: N,
         on_timeout: Tm,
         engine: Engine<Packed>,
-        poisoned: bool,
         #[pin]
         stage: Stage<Fut>,
         #[pin]
@@ -386,7 +387,7 @@ impl<F, Fut, C, N, Tm> fmt::Debug for Retry<F, Fut, C, N, Tm> {
             .field("policy", &*self.engine.policy())
             .field("attempt", &self.engine.attempt())
             .field("stage", &self.stage.name())
-            .field("poisoned", &self.poisoned)
+            .field("poisoned", &self.engine.poisoned())
             .finish_non_exhaustive()
     }
 }
@@ -476,7 +477,6 @@ impl RetryPolicy {
             notify: NoNotify,
             on_timeout: NoTimeout,
             engine: Engine::new(Packed::from(self), Clock::Tokio),
-            poisoned: false,
             stage: Stage::Start,
             timer: None,
         }
@@ -541,7 +541,6 @@ impl<F, Fut, C, N, Tm> Retry<F, Fut, C, N, Tm> {
             notify: hook,
             on_timeout: self.on_timeout,
             engine: self.engine,
-            poisoned: self.poisoned,
             stage: self.stage,
             timer: self.timer,
         }
@@ -580,7 +579,6 @@ impl<F, Fut, C, N, Tm> Retry<F, Fut, C, N, Tm> {
             notify: self.notify,
             on_timeout: into_error,
             engine: self.engine,
-            poisoned: self.poisoned,
             stage: self.stage,
             timer: self.timer,
         }
@@ -637,17 +635,17 @@ where
     ) -> Poll<Result<T, E>> {
         let this = self.project();
         assert!(
-            !*this.poisoned,
+            !this.engine.poisoned(),
             "`Retry` polled after a panic in its operation, classifier or hook: \
              the attempt under way cannot be resumed"
         );
-        let guard = PoisonOnUnwind(this.poisoned);
+        let guard = PoisonOnUnwind(this.engine);
         let poll = run(
             this.op,
             this.classifier,
             this.notify,
             this.on_timeout,
-            this.engine,
+            &mut *guard.0,
             this.stage,
             this.timer,
             cx,
