@@ -7,14 +7,12 @@
 //! cargo run --release -p retry-benches --bin awaited -- --write    # also update BENCHMARKS.md
 //! ```
 //!
-//! Each round times `CALLS` awaited calls of every approach. Timings on
-//! this path differ by up to 30 % from one process to the next (where the
-//! stack and the heap land changes how the CPU forwards stores to loads),
-//! far more than between rounds of one process; so the program runs the
-//! measurement in `PROCESSES` fresh processes of itself and the table
-//! gives, for each approach, the median over processes of its median over
-//! rounds, and its ratio to the hand-written loop and to backon (the
-//! median of the per-process ratios). Building the future in place inside
+//! Each round times `CALLS` awaited calls of every approach, at each of
+//! the four places a future can land within a cache line (see [`PADS`]).
+//! The program runs the measurement in `PROCESSES` fresh processes of
+//! itself and the table gives, for each approach, the median over
+//! processes of its median over rounds, and its ratio to the hand-written
+//! loop and to backon (the median of the per-process ratios). Building the future in place inside
 //! an `async` block and awaiting it is where the layout of a future shows
 //! (its construction, stores and reloads), which a single poll hides.
 //! `RetryPolicy::retry` is called where it is used, as the crate documents
@@ -160,7 +158,7 @@ fn main() -> ExitCode {
     let _ = writeln!(
         table,
         "**(d) success on the first attempt, awaited in one `block_on`** \
-         (median over {PROCESSES} processes of the median of {ROUNDS} interleaved rounds of {CALLS} calls)\n"
+         (median over {PROCESSES} processes of the median of {ROUNDS} interleaved rounds of {CALLS} calls at each of {PADS} placements)\n"
     );
     let _ = writeln!(
         table,
