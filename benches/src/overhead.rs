@@ -235,6 +235,19 @@ mod tests {
         }
     }
 
+    /// The size target holds in every build, not only in the report:
+    /// `RetryPolicy::retry`'s future is no larger than backon's, and
+    /// `#[retry]`'s no larger than the loop one would write by hand.
+    #[test]
+    fn futures_are_no_larger_than_the_peers() {
+        let sizes: std::collections::HashMap<_, _> = future_sizes().into_iter().collect();
+        assert!(sizes["#[retry]"] <= sizes["hand-written loop"], "{sizes:?}");
+        assert!(
+            sizes["RetryPolicy::retry"] <= sizes["backon 1.6"],
+            "{sizes:?}"
+        );
+    }
+
     #[test]
     fn the_success_path_completes_in_one_poll() {
         let context = paused();
