@@ -393,15 +393,16 @@ impl Source for FromEnv {
 #[derive(Debug)]
 #[repr(C)] // `watch` first; see there
 pub struct Engine<S, B = Option<&'static RetryBudget>> {
-    /// What the first attempt must look at beyond the capture flag (a
-    /// deadline, an attempt timeout, a budget), worked out when the engine
-    /// is built, which folds to a constant for a constant policy. The
-    /// success path then reads this one byte instead of policy fields.
-    /// It comes first so that a wider store the compiler merges it into
-    /// starts at it: a load forwards from a store in flight only if both
-    /// start at the same address, and otherwise waits for the store to
-    /// reach the cache. With `attempt` it makes 8 bytes, written at once.
-    /// It also says which clock the loop reads.
+    /// What the success path must look at beyond the capture flag (a
+    /// deadline, an attempt timeout, a budget, a start time), which clock
+    /// the loop reads, and whether a panic left it mid-step: bits worked
+    /// out when the engine is built, which fold to a constant for a
+    /// constant policy. The success path reads this one word instead of
+    /// policy fields. It comes first so that a wider store the compiler
+    /// merges it into starts at it: a load takes its data from a store
+    /// still in flight only if both start at the same address, and
+    /// otherwise waits for the store to reach the cache. With `attempt` it
+    /// makes 8 bytes, written at once.
     watch: u32,
     attempt: u32,
     source: S,
@@ -698,6 +699,11 @@ impl<S: Source, B: BudgetSlot> Engine<S, B> {
     /// The end of a loop inside a capture: hands over its report.
     #[cold]
     fn close(&self, function: &'static str, stop: Option<StopReason>) {
+        // A start time is kept for hooks and `.report()` too: outside a
+        // capture there is nothing to hand over, nor a clock to read.
+        if !report::capturing() {
+            return;
+        }
         report::close(self.key(), function, self.attempt, stop, self.elapsed());
     }
 
