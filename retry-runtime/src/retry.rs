@@ -282,8 +282,8 @@ const FUNCTION: &str = "retry";
 
 pin_project! {
     /// Where a [`Retry`] is. The attempt under way lives in its variant, so
-    /// that starting or ending one writes the future and this one tag
-    /// (often kept in the future's own spare bits), not a separate phase.
+    /// that starting or ending one writes the future and this one tag, not
+    /// a separate phase as well.
     #[project = StageProj]
     enum Stage<Fut> {
         /// An attempt is under way; `timed` if the timer is its timeout.
@@ -299,7 +299,10 @@ pin_project! {
         Sleeping,
         /// Finished.
         Done,
-        /// Not polled yet.
+        /// Not polled yet. Last, so that its tag is not zero: a new
+        /// future's tag is then written on its own, not as part of a store
+        /// zeroing its neighbours, which the first poll would read back
+        /// slowly.
         Start,
     }
 }
