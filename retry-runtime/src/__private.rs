@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use crate::engine::{
-    BudgetSlot, Clock, Engine, EnvPolicy, Fixed, FromEnv, NoBudget, Source, Step, Verdict,
+    BudgetSlot, Clock, Engine, EnvPolicy, FromEnv, NoBudget, Source, Step, Verdict,
 };
 pub use crate::report::History;
 pub use crate::{

@@ -192,31 +192,6 @@ impl Source for &RetryPolicy {
     }
 }
 
-/// A policy fixed at compile time, reached through a function rather than
-/// a stored reference: `#[retry]` passes a closure returning its constant,
-/// which is zero-sized, so the generated future holds nothing for its
-/// policy and writes nothing for it when a call begins.
-#[doc(hidden)]
-#[derive(Clone, Copy)]
-pub struct Fixed<F>(pub F);
-
-impl<F: Fn() -> &'static RetryPolicy> Source for Fixed<F> {
-    type Policy<'a>
-        = &'static RetryPolicy
-    where
-        Self: 'a;
-    #[inline]
-    fn policy(&self) -> &'static RetryPolicy {
-        (self.0)()
-    }
-}
-
-impl<F: Fn() -> &'static RetryPolicy> fmt::Debug for Fixed<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Fixed").field(self.policy()).finish()
-    }
-}
-
 /// A packed policy, unpacked for one decision.
 #[derive(Debug)]
 pub(crate) struct Unpacked(RetryPolicy);
