@@ -15,7 +15,7 @@
 //!         // The configuration is a constant in a block of its own: the
 //!         // future stores a reference, and the body cannot see the item.
 //!         source: { const __RETRY_POLICY: RetryPolicy = RetryPolicy::new().max_attempts(3)..; &__RETRY_POLICY },
-//!         budget: rt::NoBudget, budgeted: false, name: "create", enforces_timeout: false,
+//!         budget: rt::NoBudget, name: "create", enforces_timeout: false,
 //!         attempt: [attempt], output: Result<Instance, CreateError>,
 //!         engine: __retry_engine, timed_out: __retry_timed_out,   // mixed-site names
 //!         error: __retry_error,                                   // a `&E`, spanned at `CreateError`
@@ -587,7 +587,6 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
     let name = function.item.sig.ident.to_string();
     let output = ast::infer_impl_trait(&function.output);
     let attempt = config.attempt.as_ref().map(|attempt| &attempt.value);
-    let budgeted = config.budget.is_some();
     let budget = config.budget.as_ref().map_or_else(
         || quote!(#rt::NoBudget),
         |budget| {
@@ -620,7 +619,6 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
             #rt::retry_async! {
                 source: #source,
                 budget: #budget,
-                budgeted: #budgeted,
                 name: #name,
                 enforces_timeout: #enforces_timeout,
                 notify: [#notify = #hook, timed: #timed_events],
@@ -642,7 +640,6 @@ fn expand(config: &Config, mut function: Function) -> TokenStream {
             #rt::retry_blocking! {
                 source: #source,
                 budget: #budget,
-                budgeted: #budgeted,
                 name: #name,
                 notify: [#notify = #hook, timed: #timed_events],
                 attempt: [#attempt],

@@ -502,7 +502,6 @@ macro_rules! __retry_async {
     (
         source: $source:expr,
         budget: $budget:expr,
-        budgeted: $budgeted:literal,
         name: $name:expr,
         enforces_timeout: $enforces:expr,
         notify: [$notify:ident = $hook:expr, timed: $timed_events:literal],
@@ -541,7 +540,7 @@ macro_rules! __retry_async {
                 let (__retry_result, $timed): ($output, bool) = $crate::__retry_attempt!(
                     $engine, __retry_pending, __retry_convert, [$($timeout)*]
                 );
-                $crate::__retry_outcome!($engine, __retry_result, $budgeted, $name, $error => $decide)
+                $crate::__retry_outcome!($engine, __retry_result, $name, $error => $decide)
             };
             $crate::__private::sleep(__retry_delay).await;
         }
@@ -597,15 +596,10 @@ macro_rules! __retry_attempt {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __retry_outcome {
-    ($engine:ident, $result:ident, $budgeted:literal, $name:expr, $error:ident => $decide:expr) => {
+    ($engine:ident, $result:ident, $name:expr, $error:ident => $decide:expr) => {
         match $result {
             $crate::__private::Ok(__retry_value) => {
-                // A literal: without a budget the refund compiles away.
-                if $budgeted {
-                    $engine.succeeded($name);
-                } else {
-                    $engine.finished_ok($name);
-                }
+                $engine.succeeded($name);
                 return $crate::__private::Ok(__retry_value);
             }
             // `$decide` calls `failed` on `$error`, a reference to the
@@ -628,7 +622,6 @@ macro_rules! __retry_blocking {
     (
         source: $source:expr,
         budget: $budget:expr,
-        budgeted: $budgeted:literal,
         name: $name:expr,
         notify: [$notify:ident = $hook:expr, timed: $timed_events:literal],
         attempt: [$($attempt:ident)?],
@@ -653,7 +646,7 @@ macro_rules! __retry_blocking {
                 $($bindings)*
                 #[allow(clippy::redundant_closure_call)]
                 let __retry_result: $output = (|| -> $output { $($body)* })();
-                $crate::__retry_outcome!($engine, __retry_result, $budgeted, $name, $error => $decide)
+                $crate::__retry_outcome!($engine, __retry_result, $name, $error => $decide)
             };
             $crate::__private::sleep_blocking(__retry_delay);
         }

@@ -535,7 +535,8 @@ impl<S: Source, B: BudgetSlot> Engine<S, B> {
         })
     }
 
-    /// A success: refunds the shared budget, then [`finished_ok`](Self::finished_ok).
+    /// A success: counts it, refunds the shared budget if there is one
+    /// and, inside a capture, reports the call.
     #[inline]
     pub fn succeeded(&mut self, function: &'static str) {
         telemetry::attempt(function, None);
@@ -552,17 +553,6 @@ impl<S: Source, B: BudgetSlot> Engine<S, B> {
         if let Some(budget) = self.budget.get() {
             budget.record_success();
         }
-        if self.watch & WATCH_STARTED != 0 {
-            self.close(function, None);
-        }
-    }
-
-    /// A success, for loops that refund no budget: counts it and, inside a
-    /// capture, reports the call.
-    #[inline]
-    pub fn finished_ok(&mut self, function: &'static str) {
-        telemetry::attempt(function, None);
-        // A loop inside a capture always has a start time.
         if self.watch & WATCH_STARTED != 0 {
             self.close(function, None);
         }

@@ -624,12 +624,12 @@ where
     Tm: OnTimeout<E>,
     E: fmt::Display,
 {
-    /// The loop; `history` is `.report()`'s, if it asked for one, and
-    /// `stop` says why it returned an error. (Out-parameters rather than a
-    /// tuple in the output: the plain future's `Poll<Result<T, E>>` then
-    /// goes back to its caller as it is, not repacked.)
+    /// The loop, under the guard that marks a panic; `history` is
+    /// `.report()`'s, if it asked for one, and `stop` says why it returned
+    /// an error. (Out-parameters rather than a tuple in the output: the
+    /// plain future's `Poll<Result<T, E>>` then goes back to its caller as
+    /// it is, not repacked.)
     #[inline]
-    #[allow(clippy::too_many_lines)] // one state machine, read top to bottom
     fn poll_run(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

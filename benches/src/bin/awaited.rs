@@ -12,9 +12,10 @@
 //! The program runs the measurement in `PROCESSES` fresh processes of
 //! itself and the table gives, for each approach, the median over
 //! processes of its median over rounds, and its ratio to the hand-written
-//! loop and to backon (the median of the per-process ratios). Building the future in place inside
-//! an `async` block and awaiting it is where the layout of a future shows
-//! (its construction, stores and reloads), which a single poll hides.
+//! loop and to backon (the median of the per-process ratios). Building
+//! the future in place inside an `async` block and awaiting it is where
+//! the layout of a future shows (its construction, stores and reloads),
+//! which a single poll hides.
 //! `RetryPolicy::retry` is called where it is used, as the crate documents
 //! it, not through a helper function returning `impl Future`.
 
